@@ -1,0 +1,51 @@
+"""Sparse linear algebra on torch: matrices, operators, Krylov solvers, preconditioners.
+
+Everything here runs on CPU or CUDA tensors in float32 or float64 and knows nothing of meshes
+or networks. The main pieces:
+
+* :class:`SparseMatrix` -- CSR matrix (from/to SciPy and PETSc), differentiable products.
+* :class:`LinearOperator` -- the protocol every solver accepts for ``A`` and ``M``.
+* :func:`cg`, :func:`minres`, :func:`gmres`, :func:`fcg` -- batched Krylov solvers with a
+  SciPy-compatible call, returning a :class:`Solution`.
+* :func:`jacobi`, :func:`amg` -- preconditioners.
+* :func:`solve` -- a linear solve with gradients by the adjoint method.
+"""
+
+from sciml.linalg.gallery import poisson2d
+from sciml.linalg.krylov import cg, fcg, gmres, minres
+from sciml.linalg.operator import (
+    DenseOperator,
+    DiagonalOperator,
+    IdentityOperator,
+    LinearOperator,
+    MatrixFreeOperator,
+    as_operator,
+)
+from sciml.linalg.precond import AMGLevel, AMGPreconditioner, JacobiPreconditioner, amg, jacobi
+from sciml.linalg.solution import ConvergenceError, Reason, Solution
+from sciml.linalg.solve import solve
+from sciml.linalg.sparse import SparseMatrix
+
+__all__ = [
+    "AMGLevel",
+    "AMGPreconditioner",
+    "ConvergenceError",
+    "DenseOperator",
+    "DiagonalOperator",
+    "IdentityOperator",
+    "JacobiPreconditioner",
+    "LinearOperator",
+    "MatrixFreeOperator",
+    "Reason",
+    "Solution",
+    "SparseMatrix",
+    "amg",
+    "as_operator",
+    "cg",
+    "fcg",
+    "gmres",
+    "jacobi",
+    "minres",
+    "poisson2d",
+    "solve",
+]

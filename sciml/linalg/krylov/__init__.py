@@ -1,0 +1,8 @@
+"""Krylov subspace solvers on torch, batched over right-hand sides."""
+
+from sciml.linalg.krylov.cg import cg
+from sciml.linalg.krylov.fcg import fcg
+from sciml.linalg.krylov.gmres import gmres
+from sciml.linalg.krylov.minres import minres
+
+__all__ = ["cg", "fcg", "gmres", "minres"]
