@@ -21,11 +21,6 @@ __all__ = ["SparseMatrix"]
 _FLOAT_DTYPES = (torch.float32, torch.float64)
 _INT32_MAX = int(np.iinfo(np.int32).max)
 
-# torch warns that CSR support is "beta" each time a CSR tensor is built; the operations we use
-# (construction, matmul) are stable and tested here, so the warning is noise for our users.
-warnings.filterwarnings("ignore", message=r"Sparse CSR tensor support is in beta state")
-warnings.filterwarnings("ignore", message=r"Sparse invariant checks are implicitly disabled")
-
 
 def _index_dtype(n: int, nnz: int) -> torch.dtype:
     """Return ``int32`` when every index fits (faster SpMV with MKL/cuSPARSE), else ``int64``."""
@@ -273,13 +268,17 @@ class SparseMatrix:
         if self._csr_cache is None or self._csr_cache.values().data_ptr() != (
             self._values.data_ptr()
         ):
-            self._csr_cache = torch.sparse_csr_tensor(
-                self._crow,
-                self._col,
-                self._values.detach(),
-                size=self._shape,
-                check_invariants=False,
-            )
+            # torch warns that CSR support is "beta"; the operations used here (construction,
+            # matmul) are stable and tested, so the warning would only be noise for users.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r"Sparse CSR tensor support")
+                self._csr_cache = torch.sparse_csr_tensor(
+                    self._crow,
+                    self._col,
+                    self._values.detach(),
+                    size=self._shape,
+                    check_invariants=False,
+                )
         return self._csr_cache
 
     # ------------------------------------------------------------------ conversions
@@ -410,6 +409,19 @@ class SparseMatrix:
         if not isinstance(x, Tensor):
             return NotImplemented
         return self.matvec(x)
+
+    def __neg__(self) -> SparseMatrix:
+        return self.with_values(-self._values)
+
+    def __mul__(self, alpha: float) -> SparseMatrix:
+        """Scale by a number (``A * 2.0``); differentiable with respect to the values."""
+        if isinstance(alpha, Tensor) and alpha.ndim == 0:
+            return self.with_values(self._values * alpha)
+        if not isinstance(alpha, int | float):
+            return NotImplemented
+        return self.with_values(self._values * alpha)
+
+    __rmul__ = __mul__
 
     def __repr__(self) -> str:
         return (

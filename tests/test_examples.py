@@ -1,0 +1,34 @@
+"""Every example runs, in a small configuration, and reaches its stated result."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quickstart_every_solver_converges(capsys) -> None:
+    rows = load("quickstart").main(["--n", "48", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert "2,304 unknowns" in out
+    assert len(rows) == 9
+    for label, _iterations, seconds, relres in rows:
+        assert "FAILED" not in relres, label
+        assert float(relres) <= 1e-8, label
+        assert seconds >= 0
+    by_label = {row[0]: row for row in rows}
+    # AMG-PCG needs far fewer iterations than plain CG, which matches SciPy exactly
+    assert int(by_label["cg + amg(sa) [setup + solve]"][1]) < int(by_label["cg"][1]) / 5
+    assert by_label["cg"][1] == by_label["scipy.sparse.linalg.cg (reference)"][1]
