@@ -183,6 +183,21 @@ class Problem:
                 R[:, replace] = true_r[:, replace]
         return self.stop(ok, Reason.CONVERGED)
 
+    def step(self, alpha: Tensor, p: Tensor, q: Tensor, R: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``X += alpha p`` and ``R -= alpha q`` column-wise, with ``q = A p``.
+
+        Frozen columns keep their iterate; their ``p``, ``q`` and ``R`` are zeroed so that a
+        NaN from a breakdown never reaches later steps. Returns the (masked) ``p, q, R``.
+        """
+        if not bool(self.active.all()):
+            keep = self.active.unsqueeze(0)
+            p = torch.where(keep, p, torch.zeros_like(p))
+            q = torch.where(keep, q, torch.zeros_like(q))
+            R = torch.where(keep, R, torch.zeros_like(R))
+        self.X.addcmul_(p, alpha.unsqueeze(0))
+        R.addcmul_(q, alpha.unsqueeze(0), value=-1.0)
+        return p, q, R
+
     def initial_check(self) -> Tensor:
         """Residual of the initial guess, recorded and tested; returns ``R0``."""
         R = self.residual(self.X)

@@ -81,7 +81,6 @@ def cg(
     """
     P = Problem("cg", A, b, x0, M, rtol, atol, maxiter, callback)
     R = P.initial_check()
-    X = P.X
     p = torch.empty_like(R)
     rho_prev = torch.ones(P.k, dtype=R.dtype, device=R.device)
     for it in range(P.maxiter):
@@ -101,14 +100,7 @@ def cg(
         P.stop(~torch.isfinite(pq), Reason.NONFINITE)
         P.stop(pq <= 0, Reason.INDEFINITE)
         alpha = safe_div(rho, pq, P.active)
-        if not bool(P.active.all()):
-            # frozen columns: keep their iterate and residual, and keep NaN out of later steps
-            keep = P.active.unsqueeze(0)
-            p = torch.where(keep, p, torch.zeros_like(p))
-            q = torch.where(keep, q, torch.zeros_like(q))
-            R = torch.where(keep, R, torch.zeros_like(R))
-        X.addcmul_(p, alpha.unsqueeze(0))
-        R.addcmul_(q, alpha.unsqueeze(0), value=-1.0)
+        p, q, R = P.step(alpha, p, q, R)
         rho_prev = rho
         rnorm = colnorm(R)
         P.record(rnorm)

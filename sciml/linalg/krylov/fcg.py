@@ -68,7 +68,6 @@ def fcg(
         raise ValueError(f"truncation must be >= 1, got {truncation}")
     P = Problem("fcg", A, b, x0, M, rtol, atol, maxiter, callback)
     R = P.initial_check()
-    X = P.X
     previous: deque[tuple[Tensor, Tensor, Tensor]] = deque(maxlen=truncation)
     for _ in range(P.maxiter):
         if not P.any_active():
@@ -86,13 +85,7 @@ def fcg(
         P.stop(~torch.isfinite(dq), Reason.NONFINITE)
         P.stop(dq <= 0, Reason.INDEFINITE)
         alpha = safe_div(vecdot(d, R), dq, P.active)
-        if not bool(P.active.all()):
-            keep = P.active.unsqueeze(0)
-            d = torch.where(keep, d, torch.zeros_like(d))
-            q = torch.where(keep, q, torch.zeros_like(q))
-            R = torch.where(keep, R, torch.zeros_like(R))
-        X.addcmul_(d, alpha.unsqueeze(0))
-        R.addcmul_(q, alpha.unsqueeze(0), value=-1.0)
+        d, q, R = P.step(alpha, d, q, R)
         previous.append((d, q, torch.where(P.active, dq, torch.ones_like(dq))))
         rnorm = colnorm(R)
         P.record(rnorm)
