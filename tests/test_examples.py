@@ -32,3 +32,17 @@ def test_quickstart_every_solver_converges(capsys) -> None:
     # AMG-PCG needs far fewer iterations than plain CG, which matches SciPy exactly
     assert int(by_label["cg + amg(sa) [setup + solve]"][1]) < int(by_label["cg"][1]) / 5
     assert by_label["cg"][1] == by_label["scipy.sparse.linalg.cg (reference)"][1]
+
+
+def test_plot_krylov_convergence_shows_flat_amg_iterations(monkeypatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda: None)
+    module = load("plot_krylov_convergence")
+    assert all(sol.converged for sol in module.runs.values())
+    assert module.multigrid[-1] - module.multigrid[0] <= 3
+    assert module.plain[-1] > 4 * module.plain[0]  # CG iterations grow like 1/h
+    plt.close("all")

@@ -14,23 +14,29 @@ __all__ = ["ConvergenceError", "Reason", "Solution"]
 class Reason(enum.Enum):
     """Why a solver stopped. Each value's text says what to change when it is a failure."""
 
+    #: The true residual met the tolerance.
     CONVERGED = "converged: ||b - A x|| <= max(rtol * ||b||, atol)"
+    #: The iteration limit was reached first.
     MAX_ITERATIONS = (
         "maxiter reached before the tolerance: raise maxiter, loosen rtol/atol, or pass a "
         "(better) preconditioner M"
     )
+    #: ``p.Ap <= 0`` in CG/FCG: the matrix is not positive definite.
     INDEFINITE = (
         "breakdown: p.Ap <= 0, so A is not symmetric positive definite; use minres for "
         "symmetric indefinite matrices or gmres for non-symmetric ones"
     )
+    #: ``r.Mr <= 0``: the preconditioner is not positive definite.
     PRECONDITIONER_INDEFINITE = (
         "breakdown: r.Mr <= 0, so the preconditioner M is not positive definite; CG and MINRES "
         "need a symmetric positive definite M (use fcg or gmres for other preconditioners)"
     )
+    #: A NaN or Inf appeared.
     NONFINITE = (
         "breakdown: a NaN or Inf appeared during the iteration; check A and M for overflow or "
         "try float64"
     )
+    #: No further progress is possible (invariant Krylov space, stalled restart).
     STAGNATION = (
         "stagnation: the Krylov space stopped growing (or the residual stopped decreasing) before "
         "the tolerance was met; the system may be singular or inconsistent"
