@@ -116,7 +116,8 @@ class SparseMatrix:
         Returns
         -------
         SparseMatrix
-            Shares memory with ``A`` when the result is on the CPU with unchanged dtypes.
+            Shares memory with ``A`` when the result is on the CPU with unchanged dtypes and
+            ``A``'s arrays are writable (read-only arrays, e.g. from dolfinx, are copied).
 
         Raises
         ------
@@ -134,9 +135,9 @@ class SparseMatrix:
         if dtype is None:
             dtype = torch.float32 if csr.dtype == np.float32 else torch.float64
         _check_float_dtype(dtype)
-        values = torch.from_numpy(np.ascontiguousarray(csr.data))
-        crow = torch.from_numpy(np.ascontiguousarray(csr.indptr))
-        col = torch.from_numpy(np.ascontiguousarray(csr.indices))
+        values, crow, col = (
+            torch.from_numpy(_writable(a)) for a in (csr.data, csr.indptr, csr.indices)
+        )
         out = cls(crow, col, values.to(dtype), (csr.shape[0], csr.shape[1]))
         return out.to(device=device) if device is not None else out
 
@@ -365,6 +366,38 @@ class SparseMatrix:
         out._transpose_cache = self._transpose_cache
         return out
 
+    def submatrix(self, rows: Tensor, cols: Tensor) -> SparseMatrix:
+        """Return ``A[rows][:, cols]`` as a sparse matrix (differentiable in the values).
+
+        Parameters
+        ----------
+        rows, cols : torch.Tensor
+            Integer indices; they are sorted and must be unique and in range.
+
+        Returns
+        -------
+        SparseMatrix
+            Shape ``(len(rows), len(cols))``; row ``i`` is ``rows[i]`` of the sorted indices.
+        """
+        maps = []
+        for name, idx, size in (("rows", rows, self._shape[0]), ("cols", cols, self._shape[1])):
+            idx = torch.as_tensor(idx, device=self.device).long().flatten()
+            idx = torch.sort(idx).values
+            if idx.numel() and (int(idx[0]) < 0 or int(idx[-1]) >= size):
+                raise ValueError(f"{name} out of range [0, {size})")
+            if idx.numel() > 1 and bool((idx[1:] == idx[:-1]).any()):
+                raise ValueError(f"{name} must be unique")
+            lookup = torch.full((size,), -1, dtype=torch.long, device=self.device)
+            lookup[idx] = torch.arange(idx.numel(), device=self.device)
+            maps.append((lookup, idx.numel()))
+        (row_map, nr), (col_map, nc) = maps
+        r = row_map[self.row_indices.long()]
+        c = col_map[self._col.long()]
+        keep = (r >= 0) & (c >= 0)
+        crow = torch.zeros(nr + 1, dtype=torch.long, device=self.device)
+        crow[1:] = torch.cumsum(torch.bincount(r[keep], minlength=nr), 0)
+        return SparseMatrix(crow, c[keep], self._values[keep], (nr, nc), check=False)
+
     # ------------------------------------------------------------------ algebra
     def diagonal(self) -> Tensor:
         """Return the main diagonal as a dense vector (zeros where no entry is stored).
@@ -410,6 +443,39 @@ class SparseMatrix:
             return NotImplemented
         return self.matvec(x)
 
+    def __add__(self, other: SparseMatrix) -> SparseMatrix:
+        """Sum of two sparse matrices of the same shape (union of the sparsity patterns).
+
+        Differentiable with respect to the values of both.
+        """
+        if not isinstance(other, SparseMatrix):
+            return NotImplemented
+        if other.shape != self.shape:
+            raise ValueError(f"shape mismatch: {self.shape} + {other.shape}")
+        if other.dtype != self.dtype or other.device != self.device:
+            raise TypeError(
+                f"cannot add {self.dtype} on {self.device} and {other.dtype} on {other.device}"
+            )
+        ncols = self._shape[1]
+        keys = torch.cat(
+            [
+                self.row_indices.long() * ncols + self._col.long(),
+                other.row_indices.long() * ncols + other.col_indices.long(),
+            ]
+        )
+        unique, inverse = torch.unique(keys, sorted=True, return_inverse=True)
+        values = torch.zeros(unique.numel(), dtype=self.dtype, device=self.device)
+        values = values.index_add(0, inverse, torch.cat([self._values, other.values]))
+        rows = torch.div(unique, ncols, rounding_mode="floor")
+        crow = torch.zeros(self._shape[0] + 1, dtype=torch.long, device=self.device)
+        crow[1:] = torch.cumsum(torch.bincount(rows, minlength=self._shape[0]), 0)
+        return SparseMatrix(crow, unique - rows * ncols, values, self._shape, check=False)
+
+    def __sub__(self, other: SparseMatrix) -> SparseMatrix:
+        if not isinstance(other, SparseMatrix):
+            return NotImplemented
+        return self + (-other)
+
     def __neg__(self) -> SparseMatrix:
         return self.with_values(-self._values)
 
@@ -428,6 +494,12 @@ class SparseMatrix:
             f"SparseMatrix(shape={self._shape}, nnz={self.nnz}, dtype={self.dtype}, "
             f"device={self.device})"
         )
+
+
+def _writable(a: np.ndarray) -> np.ndarray:
+    """The array itself when torch may share it (contiguous, writable), else a copy."""
+    a = np.ascontiguousarray(a)
+    return a if a.flags.writeable else a.copy()
 
 
 def _spmm(csr: Tensor, x: Tensor) -> Tensor:

@@ -177,3 +177,23 @@ def test_scaling_and_negation() -> None:
     torch.testing.assert_close(
         (S * torch.tensor(3.0, dtype=torch.float64)).to_dense(), 3 * S.to_dense()
     )
+
+
+def test_sum_difference_and_submatrix() -> None:
+    A = random_sparse(9, 7, seed=10)
+    B = random_sparse(9, 7, seed=11)
+    SA, SB = SparseMatrix.from_scipy(A), SparseMatrix.from_scipy(B)
+    np.testing.assert_allclose((SA + SB).to_dense().numpy(), (A + B).toarray(), rtol=1e-15)
+    np.testing.assert_allclose((SA - SB).to_dense().numpy(), (A - B).toarray(), rtol=1e-15)
+    rows, cols = torch.tensor([7, 0, 3]), torch.tensor([6, 1])
+    sub = SA.submatrix(rows, cols)
+    np.testing.assert_array_equal(sub.to_dense().numpy(), A.toarray()[[0, 3, 7]][:, [1, 6]])
+    with pytest.raises(ValueError, match="unique"):
+        SA.submatrix(torch.tensor([1, 1]), cols)
+    with pytest.raises(ValueError, match="out of range"):
+        SA.submatrix(torch.tensor([9]), cols)
+    with pytest.raises(ValueError, match="shape mismatch"):
+        SA + SparseMatrix.from_scipy(random_sparse(7, 7))
+    values = SA.values.clone().requires_grad_(True)
+    (SA.with_values(values) + SB).submatrix(rows, cols).values.sum().backward()
+    assert values.grad is not None and values.grad.sum() > 0

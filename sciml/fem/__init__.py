@@ -1,0 +1,51 @@
+"""Finite-element spaces and assembly into :mod:`sciml.linalg` objects, on dolfinx.
+
+Needs sciml's ``fem`` extra (dolfinx).
+
+* :class:`FunctionSpace` -- Lagrange P1/P2, scalar or vector, with dof coordinates and
+  boundary dofs by marker name.
+* :func:`stiffness`, :func:`mass`, :func:`convection`, :func:`load_vector`, :func:`assemble` --
+  matrices as :class:`~sciml.linalg.SparseMatrix`, vectors as torch tensors.
+* :func:`dirichlet`, :func:`apply_dirichlet` (lifting), :func:`condense` / :func:`expand`
+  (elimination).
+* :func:`l2_norm`, :func:`h1_seminorm`, relative errors, :func:`error_norm` against an exact
+  solution.
+"""
+
+from sciml.fem.assembly import (
+    assemble,
+    coefficient_function,
+    convection,
+    load_vector,
+    mass,
+    stiffness,
+)
+from sciml.fem.dirichlet import DirichletBC, apply_dirichlet, condense, dirichlet, expand
+from sciml.fem.norms import (
+    error_norm,
+    h1_seminorm,
+    l2_norm,
+    relative_h1_error,
+    relative_l2_error,
+)
+from sciml.fem.space import FunctionSpace
+
+__all__ = [
+    "DirichletBC",
+    "FunctionSpace",
+    "apply_dirichlet",
+    "assemble",
+    "coefficient_function",
+    "condense",
+    "convection",
+    "dirichlet",
+    "error_norm",
+    "expand",
+    "h1_seminorm",
+    "l2_norm",
+    "load_vector",
+    "mass",
+    "relative_h1_error",
+    "relative_l2_error",
+    "stiffness",
+]

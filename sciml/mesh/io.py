@@ -1,0 +1,182 @@
+"""Reading meshes from gmsh ``.msh`` and XDMF files, and writing them to XDMF."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sciml._optional import require_dolfinx
+from sciml.mesh.mesh import Marker, Mesh
+
+__all__ = ["load", "save"]
+
+_MESH_NAME = "mesh"
+
+
+def load(path: str | os.PathLike[str], *, comm: Any = None) -> Mesh:
+    """Read a mesh with its named markers from a gmsh ``.msh`` or an XDMF file.
+
+    For ``.msh`` files every named physical group of cells or facets becomes a marker (the
+    gmsh Python module is needed; it comes with sciml's ``fem`` extra). For ``.xdmf`` files
+    written by :func:`save` every stored tag set becomes a marker.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.msh`` or ``.xdmf`` file.
+    comm : mpi4py.MPI.Comm, optional
+        Communicator to distribute the mesh over (default ``COMM_WORLD``).
+
+    Returns
+    -------
+    Mesh
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the suffix is neither ``.msh`` nor ``.xdmf``, or the file cannot be parsed.
+    """
+    require_dolfinx("sciml.mesh.load")
+    from mpi4py import MPI
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"mesh file not found: {path}")
+    comm = MPI.COMM_WORLD if comm is None else comm
+    suffix = path.suffix.lower()
+    if suffix == ".msh":
+        return _load_msh(path, comm)
+    if suffix == ".xdmf":
+        return _load_xdmf(path, comm)
+    raise ValueError(f"unknown mesh format {path.suffix!r} for {path}; use .msh or .xdmf")
+
+
+def _load_msh(path: Path, comm: Any) -> Mesh:
+    try:
+        import gmsh
+    except ImportError as error:
+        raise ImportError(
+            "reading .msh files needs the gmsh Python module: pip install gmsh "
+            "(included in sciml's `fem` extra)"
+        ) from error
+    from dolfinx.io import gmsh as gmshio
+
+    started = not gmsh.isInitialized()
+    if started:
+        gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Verbosity", 0)
+        gmsh.model.add(f"sciml-{path.stem}")
+        dim = 0
+        if comm.rank == 0:
+            try:
+                gmsh.merge(str(path))
+            except Exception as error:
+                raise ValueError(f"gmsh could not read {path}: {error}") from error
+            dim = gmsh.model.getDimension()
+        dim = comm.bcast(dim, root=0)
+        gdim = 3 if dim == 3 else 2 if dim == 2 else 1
+        if dim == 2 and comm.rank == 0:
+            z = gmsh.model.mesh.getNodes()[1].reshape(-1, 3)[:, 2]
+            gdim = 2 if np.allclose(z, 0.0) else 3
+        gdim = comm.bcast(gdim, root=0)
+        data = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=gdim)
+        gmsh.model.remove()
+    finally:
+        if started:
+            gmsh.finalize()
+    msh = data.mesh
+    tdim = msh.topology.dim
+    msh.topology.create_entities(tdim - 1)
+    msh.topology.create_connectivity(tdim - 1, tdim)
+    markers: dict[str, Marker] = {}
+    for name, group in data.physical_groups.items():
+        group_dim, tag = int(group[0]), int(group[1])
+        tags = data.cell_tags if group_dim == tdim else data.facet_tags
+        if group_dim not in (tdim, tdim - 1) or tags is None:
+            continue
+        markers[name] = Marker(group_dim, np.sort(tags.find(tag)).astype(np.int32))
+    return Mesh(msh, markers)
+
+
+def _load_xdmf(path: Path, comm: Any) -> Mesh:
+    from dolfinx.io import XDMFFile
+
+    try:
+        grids = [g.get("Name") for g in ET.parse(path).getroot().iter("Grid")]
+    except ET.ParseError as error:
+        raise ValueError(f"{path} is not a valid XDMF file: {error}") from error
+    if _MESH_NAME not in grids:
+        raise ValueError(f"{path} holds no grid named {_MESH_NAME!r} (found {grids})")
+    with XDMFFile(comm, str(path), "r") as xdmf:
+        msh = xdmf.read_mesh(name=_MESH_NAME)
+        tdim = msh.topology.dim
+        msh.topology.create_entities(tdim - 1)
+        msh.topology.create_connectivity(tdim - 1, tdim)
+        markers: dict[str, Marker] = {}
+        for name in grids:
+            if name is None or name == _MESH_NAME:
+                continue
+            tags = xdmf.read_meshtags(msh, name=name)
+            markers[name] = Marker(tags.dim, np.sort(tags.find(1)).astype(np.int32))
+    return Mesh(msh, markers)
+
+
+def save(mesh: Mesh, path: str | os.PathLike[str]) -> Path:
+    """Write a mesh and its markers to XDMF (``path`` and the ``.h5`` file beside it).
+
+    Both files are written in a temporary folder and moved into place, so an interrupted call
+    never leaves a half-written mesh under the final name. :func:`load` reads them back.
+
+    Parameters
+    ----------
+    mesh : Mesh
+    path : str or path-like
+        Target ``.xdmf`` file.
+
+    Returns
+    -------
+    pathlib.Path
+        The written ``.xdmf`` file.
+    """
+    require_dolfinx("sciml.mesh.save")
+    from dolfinx.io import XDMFFile
+
+    path = Path(path)
+    if path.suffix.lower() != ".xdmf":
+        raise ValueError(f"save writes XDMF; the path must end in .xdmf, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    comm = mesh.comm
+    tmpdir = comm.bcast(tempfile.mkdtemp(dir=path.parent) if comm.rank == 0 else None, root=0)
+    try:
+        tmp = Path(tmpdir) / path.name
+        with XDMFFile(comm, str(tmp), "w") as xdmf:
+            mesh.dolfinx_mesh.name = _MESH_NAME
+            xdmf.write_mesh(mesh.dolfinx_mesh)
+            for name in sorted(mesh.markers):
+                tags = mesh.meshtags(name)
+                tags.name = name
+                xdmf.write_meshtags(
+                    tags, mesh.dolfinx_mesh.geometry, geometry_xpath=_geometry_xpath()
+                )
+        comm.barrier()
+        if comm.rank == 0:
+            os.replace(tmp.with_suffix(".h5"), path.with_suffix(".h5"))
+            os.replace(tmp, path)
+        comm.barrier()
+    finally:
+        if comm.rank == 0:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    return path
+
+
+def _geometry_xpath() -> str:
+    return f"/Xdmf/Domain/Grid[@Name='{_MESH_NAME}']/Geometry"
