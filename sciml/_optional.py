@@ -41,6 +41,8 @@ def require_dolfinx(what: str = "This feature") -> ModuleType:
         importlib.import_module("dolfinx_solver")
         import dolfinx
         import dolfinx.fem
+        import dolfinx.geometry
+        import dolfinx.io
         import dolfinx.mesh
     except ImportError as error:
         raise ImportError(_FEM_HINT.format(what=what, error=error)) from error

@@ -8,6 +8,8 @@ Needs sciml's ``fem`` extra (dolfinx).
   matrices as :class:`~sciml.linalg.SparseMatrix`, vectors as torch tensors.
 * :func:`dirichlet`, :func:`apply_dirichlet` (lifting), :func:`condense` / :func:`expand`
   (elimination).
+* :func:`interpolation_matrix`, :func:`interpolation_between`, :func:`prolongation`,
+  :func:`restriction`, :func:`project` -- transfer operators as sparse matrices.
 * :func:`l2_norm`, :func:`h1_seminorm`, relative errors, :func:`error_norm` against an exact
   solution.
 """
@@ -29,6 +31,13 @@ from sciml.fem.norms import (
     relative_l2_error,
 )
 from sciml.fem.space import FunctionSpace
+from sciml.fem.transfer import (
+    interpolation_between,
+    interpolation_matrix,
+    project,
+    prolongation,
+    restriction,
+)
 
 __all__ = [
     "DirichletBC",
@@ -42,10 +51,15 @@ __all__ = [
     "error_norm",
     "expand",
     "h1_seminorm",
+    "interpolation_between",
+    "interpolation_matrix",
     "l2_norm",
     "load_vector",
     "mass",
+    "project",
+    "prolongation",
     "relative_h1_error",
     "relative_l2_error",
+    "restriction",
     "stiffness",
 ]
