@@ -10,6 +10,8 @@ Needs sciml's ``fem`` extra (dolfinx).
   (elimination).
 * :func:`interpolation_matrix`, :func:`interpolation_between`, :func:`prolongation`,
   :func:`restriction`, :func:`project` -- transfer operators as sparse matrices.
+* :func:`write_fields` (XDMF/VTX for ParaView), :func:`save_fields` / :func:`load_fields`
+  (HDF5 with the mesh and space description).
 * :func:`l2_norm`, :func:`h1_seminorm`, relative errors, :func:`error_norm` against an exact
   solution.
 """
@@ -23,6 +25,7 @@ from sciml.fem.assembly import (
     stiffness,
 )
 from sciml.fem.dirichlet import DirichletBC, apply_dirichlet, condense, dirichlet, expand
+from sciml.fem.io import load_fields, save_fields, write_fields
 from sciml.fem.norms import (
     error_norm,
     h1_seminorm,
@@ -54,6 +57,7 @@ __all__ = [
     "interpolation_between",
     "interpolation_matrix",
     "l2_norm",
+    "load_fields",
     "load_vector",
     "mass",
     "project",
@@ -61,5 +65,7 @@ __all__ = [
     "relative_h1_error",
     "relative_l2_error",
     "restriction",
+    "save_fields",
     "stiffness",
+    "write_fields",
 ]

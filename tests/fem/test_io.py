@@ -1,0 +1,75 @@
+"""Field files: ParaView output, HDF5 round trips, atomic writes and corrupt input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dolfinx_solver", reason="needs sciml's `fem` extra (dolfinx)")
+import h5py
+import torch
+
+from sciml.fem import FunctionSpace, load_fields, save_fields, write_fields
+from sciml.mesh import unit_square
+
+
+def quadratic(x: np.ndarray) -> np.ndarray:
+    return x[0] ** 2 - x[1]
+
+
+@pytest.mark.parametrize("suffix", [".xdmf", ".bp"])
+def test_write_fields_for_paraview(tmp_path: Path, suffix: str) -> None:
+    V = FunctionSpace(unit_square(4), "P", 2)
+    u = V.interpolate(quadratic)
+    out = write_fields(
+        tmp_path / f"u{suffix}", V, {"u": torch.stack([u, 2 * u]), "v": np.stack([u, u])}
+    )
+    assert out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"u{suffix}"] + (["u.h5"] if suffix == ".xdmf" else [])
+    )
+    if suffix == ".xdmf":
+        text = out.read_text()
+        assert 'Name="u"' in text and 'Name="v"' in text and text.count("<Time") >= 2
+    with pytest.raises(ValueError, match="shape"):
+        write_fields(tmp_path / "bad.xdmf", V, {"u": torch.ones(3)})
+
+
+def test_hdf5_round_trip_keeps_values_markers_and_attrs(tmp_path: Path) -> None:
+    mesh = unit_square(5).mark("hole", lambda x: x[0] < 0.41, dim=2)
+    V = FunctionSpace(mesh, "P", 2, shape=(2,))
+    u = V.interpolate(lambda x: np.stack([quadratic(x), x[0] * x[1]]))
+    samples = torch.stack([u, -u, 3 * u])
+    path = save_fields(tmp_path / "data.h5", V, {"u": u, "samples": samples}, attrs={"pde": "test"})
+    assert [p.name for p in tmp_path.iterdir()] == ["data.h5"]
+    with h5py.File(path) as h5:
+        assert h5.attrs["pde"] == "test"
+    W, fields = load_fields(path)
+    assert W.num_dofs == V.num_dofs and W.degree == 2 and W.block_size == 2
+    expected = W.interpolate(lambda x: np.stack([quadratic(x), x[0] * x[1]]))
+    torch.testing.assert_close(fields["u"], expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(fields["samples"][1], -expected, rtol=0, atol=1e-12)
+    assert set(W.mesh.markers) == set(mesh.markers)
+    assert W.mesh.measure("hole") == pytest.approx(mesh.measure("hole"))
+    assert W.mesh.measure("left") == pytest.approx(1.0)
+
+
+def test_corrupt_and_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_fields(tmp_path / "missing.h5")
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"\x89HDF\r\n\x1a\n truncated")
+    with pytest.raises(ValueError, match="corrupt"):
+        load_fields(junk)
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as h5:
+        h5["x"] = [1, 2]
+    with pytest.raises(ValueError, match="not a sciml field file"):
+        load_fields(other)
+    V = FunctionSpace(unit_square(2), "P", 1)
+    with pytest.raises(ValueError, match="expected"):
+        save_fields(tmp_path / "bad.h5", V, {"u": torch.ones(5)})
+    assert not (tmp_path / "bad.h5").exists()
+    assert not list(tmp_path.glob("*.tmp"))
