@@ -46,3 +46,24 @@ def test_plot_krylov_convergence_shows_flat_amg_iterations(monkeypatch) -> None:
     assert module.multigrid[-1] - module.multigrid[0] <= 3
     assert module.plain[-1] > 4 * module.plain[0]  # CG iterations grow like 1/h
     plt.close("all")
+
+
+def test_plot_poisson_on_meshes_solves_every_geometry(monkeypatch) -> None:
+    import pytest
+
+    pytest.importorskip("gmsh")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda: None)
+    module = load("plot_poisson_on_meshes")
+    assert set(module.results) == set(module.PROBLEMS)
+    for name, (_, u, iterations) in module.results.items():
+        assert iterations <= 20, name
+        assert (module.OUT / f"{name}.xdmf").exists()
+        # maximum principle: Dirichlet data in [0, 1] (airfoil: [-1.5, 1.5]) bounds harmonic u
+        bound = 1.5 if name == "naca0012_channel" else 1.0
+        assert float(u.abs().max()) <= bound + 1e-8, name
+    plt.close("all")

@@ -95,3 +95,16 @@ def test_amg_pcg_on_cuda_matches_cpu() -> None:
     gpu = cg(Sg, b.cuda(), rtol=1e-10, M=amg(Sg))
     assert gpu.converged and abs(int(gpu.iterations) - int(cpu.iterations)) <= 1
     torch.testing.assert_close(gpu.x.cpu(), cpu.x, rtol=1e-8, atol=1e-10)
+
+
+def test_amg_on_matrix_with_cleared_rows_and_stored_zeros() -> None:
+    # Dirichlet lifting leaves identity rows/columns whose off-diagonal zeros stay stored
+    S = poisson2d(12)
+    fixed = torch.zeros(144, dtype=torch.bool)
+    fixed[::5] = True
+    rows, cols = S.row_indices.long(), S.col_indices.long()
+    touched = fixed[rows] | fixed[cols]
+    lifted = S.with_values(torch.where(touched, (rows == cols).double(), S.values))
+    assert lifted.nnz == S.nnz and int((lifted.values == 0).sum()) > 0
+    sol = cg(lifted, rhs(144, seed=4), rtol=1e-10, M=amg(lifted))
+    assert sol.converged and int(sol.iterations) <= 20

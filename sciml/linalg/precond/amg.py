@@ -221,7 +221,10 @@ def amg(
         raise TypeError(f"amg expects a SparseMatrix, got {type(A)!r}")
     if A.shape[0] != A.shape[1]:
         raise ValueError(f"amg needs a square matrix, got shape {A.shape}")
-    A_cpu = A.to_scipy().astype("float64")
+    A_cpu = A.to_scipy().astype("float64")  # a copy: the caller's matrix is untouched
+    # stored zeros (e.g. rows and columns cleared by Dirichlet lifting) would count as strong
+    # connections and give degenerate aggregates
+    A_cpu.eliminate_zeros()
     if kind == "sa":
         ml = pyamg.smoothed_aggregation_solver(
             A_cpu, max_coarse=max_coarse, max_levels=max_levels, **pyamg_options
@@ -240,14 +243,22 @@ def amg(
         Ai = A if i == 0 else SparseMatrix.from_scipy(lv.A, device=device, dtype=dtype)
         diag = Ai.diagonal().detach()
         if bool((diag == 0).any()):
-            raise ValueError(f"AMG level {i} has a zero diagonal entry; smoothing is undefined")
+            if i == 0:
+                raise ValueError("A has a zero diagonal entry; AMG smoothing is undefined")
+            # a coarse row that vanished entirely: leave it out of the smoothing
+            rowsum = SparseMatrix.from_scipy(abs(lv.A)).matvec(
+                torch.ones(Ai.shape[0], dtype=torch.float64)
+            )
+            if bool(((diag == 0) & (rowsum.to(device) != 0)).any()):
+                raise ValueError(f"AMG level {i} has a zero diagonal entry in a non-zero row")
         P = R = None
         rho = 1.0
         if not last:
             P = SparseMatrix.from_scipy(lv.P, device=device, dtype=dtype)
             R = SparseMatrix.from_scipy(lv.R, device=device, dtype=dtype)
             rho = float(rho_D_inv_A(lv.A))
-        levels.append(AMGLevel(A=Ai, P=P, R=R, dinv=1.0 / diag, rho=rho))
+        dinv = torch.where(diag != 0, 1.0 / torch.where(diag != 0, diag, 1.0), 0.0)
+        levels.append(AMGLevel(A=Ai, P=P, R=R, dinv=dinv, rho=rho))
     coarse = torch.from_numpy(ml.levels[-1].A.toarray())
     coarse_inverse = torch.linalg.pinv(coarse).to(device=device, dtype=dtype)
     return AMGPreconditioner(
