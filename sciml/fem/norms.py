@@ -45,7 +45,7 @@ def _quadratic(V: FunctionSpace, kind: str, u: Tensor) -> Tensor:
 
 
 def l2_norm(V: FunctionSpace, u: Tensor) -> Tensor:
-    """``||u||_{L2} = sqrt(u^T M u)`` with ``M`` the mass matrix of ``V``.
+    """L2 norm of finite-element functions, computed as sqrt(u^T M u) with the mass matrix M.
 
     Parameters
     ----------
@@ -66,7 +66,7 @@ def l2_norm(V: FunctionSpace, u: Tensor) -> Tensor:
 
 
 def h1_seminorm(V: FunctionSpace, u: Tensor) -> Tensor:
-    """``|u|_{H1} = ||grad u||_{L2} = sqrt(u^T K u)`` with ``K`` the stiffness matrix.
+    """H1 seminorm (L2 norm of the gradient), computed as sqrt(u^T K u) with the stiffness K.
 
     Parameters
     ----------
@@ -83,7 +83,7 @@ def h1_seminorm(V: FunctionSpace, u: Tensor) -> Tensor:
 
 
 def relative_l2_error(V: FunctionSpace, u: Tensor, reference: Tensor) -> Tensor:
-    """``||u - ref||_{L2} / ||ref||_{L2}`` per batch entry.
+    """Relative L2 error of u with respect to a reference, per batch entry.
 
     Parameters
     ----------
@@ -99,7 +99,7 @@ def relative_l2_error(V: FunctionSpace, u: Tensor, reference: Tensor) -> Tensor:
 
 
 def relative_h1_error(V: FunctionSpace, u: Tensor, reference: Tensor) -> Tensor:
-    """``|u - ref|_{H1} / |ref|_{H1}`` per batch entry.
+    """Relative H1-seminorm error of u with respect to a reference, per batch entry.
 
     Parameters
     ----------
