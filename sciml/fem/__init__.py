@@ -12,6 +12,8 @@ Needs sciml's ``fem`` extra (dolfinx).
   :func:`restriction`, :func:`project` -- transfer operators as sparse matrices.
 * :func:`write_fields` (XDMF/VTX for ParaView), :func:`save_fields` / :func:`load_fields`
   (HDF5 with the mesh and space description).
+* :func:`gather_matrix`, :func:`gather_vector`, :func:`gather_dirichlet`,
+  :func:`scatter_vector` -- solve a distributed (MPI) system with the torch solvers on one rank.
 * :func:`l2_norm`, :func:`h1_seminorm`, relative errors, :func:`error_norm` against an exact
   solution.
 """
@@ -33,6 +35,13 @@ from sciml.fem.norms import (
     relative_h1_error,
     relative_l2_error,
 )
+from sciml.fem.parallel import (
+    gather_dirichlet,
+    gather_matrix,
+    gather_vector,
+    global_dofs,
+    scatter_vector,
+)
 from sciml.fem.space import FunctionSpace
 from sciml.fem.transfer import (
     interpolation_between,
@@ -53,6 +62,10 @@ __all__ = [
     "dirichlet",
     "error_norm",
     "expand",
+    "gather_dirichlet",
+    "gather_matrix",
+    "gather_vector",
+    "global_dofs",
     "h1_seminorm",
     "interpolation_between",
     "interpolation_matrix",
@@ -66,6 +79,7 @@ __all__ = [
     "relative_l2_error",
     "restriction",
     "save_fields",
+    "scatter_vector",
     "stiffness",
     "write_fields",
 ]

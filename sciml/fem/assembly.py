@@ -33,8 +33,11 @@ def assemble(
     Returns
     -------
     SparseMatrix, torch.Tensor or float
-        The matrix (owned rows, local column numbering), the vector of owned dofs, or the
-        value of a functional summed over all processes.
+        The matrix, the vector of owned dofs, or the value of a functional summed over all
+        processes. On one process the matrix is the whole square matrix. Under MPI it holds
+        this process's owned rows with columns in the global dof numbering, shape
+        ``(num_dofs, num_dofs_global)``; :func:`sciml.fem.gather_matrix` assembles the
+        global matrix on one process.
 
     Raises
     ------
@@ -51,7 +54,11 @@ def assemble(
     if rank == 2:
         matrix = dolfinx.fem.assemble_matrix(compiled)
         matrix.scatter_reverse()
-        return SparseMatrix.from_scipy(matrix.to_scipy(ghosted=False), dtype=dtype)
+        local = matrix.to_scipy(ghosted=False)
+        column_map = matrix.index_map(1)
+        if column_map.num_ghosts > 0 or column_map.size_global != column_map.size_local:
+            local = _global_columns(local, column_map, int(matrix.block_size[1]))
+        return SparseMatrix.from_scipy(local, dtype=dtype)
     if rank == 1:
         vector = dolfinx.fem.assemble_vector(compiled)
         vector.scatter_reverse(dolfinx.la.InsertMode.add)
@@ -224,6 +231,17 @@ def coefficient_function(V: FunctionSpace, coefficient: Coefficient) -> Any:
         fn.interpolate(coefficient)
         return fn
     raise TypeError(f"unsupported coefficient type {type(coefficient)!r}")
+
+
+def _global_columns(local: Any, column_map: Any, bs: int) -> Any:
+    """Renumber the columns of this process's rows from local to global dof indices."""
+    import scipy.sparse as sp
+
+    coo = sp.coo_array(local)
+    block = (coo.col // bs).astype(np.int32)
+    cols = np.asarray(column_map.local_to_global(block), dtype=np.int64) * bs + coo.col % bs
+    n_global = int(column_map.size_global) * bs
+    return sp.csr_array((coo.data, (coo.row, cols)), shape=(local.shape[0], n_global))
 
 
 def _arguments(V: FunctionSpace) -> tuple[Any, Any]:

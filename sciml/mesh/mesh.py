@@ -220,6 +220,12 @@ class Mesh:
             ``parent[i]`` is the coarse cell containing fine cell ``i``.
         """
         dolfinx = require_dolfinx("Mesh.refine")
+        if self.comm.size > 1:
+            raise NotImplementedError(
+                "Mesh.refine runs on one process: dolfinx 0.11 cannot transfer markers on "
+                "distributed (ghosted) meshes. Refine in serial, save the meshes (sciml.mesh.save)"
+                " and load them in the parallel run."
+            )
         msh = self.dolfinx_mesh
         tdim = self.dim
         if tdim > 1:
