@@ -94,7 +94,7 @@ def stiffness(V: FunctionSpace, coefficient: Coefficient = None) -> SparseMatrix
 
 
 def mass(V: FunctionSpace, coefficient: Coefficient = None) -> SparseMatrix:
-    """Mass (or reaction) matrix ``M_ij = int c phi_j . phi_i dx``.
+    """Mass (or reaction) matrix ``M_ij = int c phi_j phi_i dx``.
 
     Parameters
     ----------
@@ -114,7 +114,7 @@ def mass(V: FunctionSpace, coefficient: Coefficient = None) -> SparseMatrix:
 
 
 def convection(V: FunctionSpace, velocity: Any) -> SparseMatrix:
-    """Convection matrix ``C_ij = int (w . grad phi_j) phi_i dx`` of a scalar space.
+    """Convection matrix ``C_ij = int dot(w, grad phi_j) phi_i dx`` of a scalar space.
 
     Parameters
     ----------
@@ -152,7 +152,7 @@ def convection(V: FunctionSpace, velocity: Any) -> SparseMatrix:
 
 
 def load_vector(V: FunctionSpace, f: Coefficient) -> torch.Tensor:
-    """Load vector ``F_i = int f . phi_i dx``.
+    """Load vector ``F_i = int dot(f, phi_i) dx``.
 
     Parameters
     ----------
