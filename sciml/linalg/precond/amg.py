@@ -160,6 +160,40 @@ class AMGPreconditioner(_OperatorBase):
         return x
 
 
+def _lanczos_rho(A: SparseMatrix, dinv: Tensor, steps: int = 12) -> float:
+    """Upper estimate of the spectral radius of ``D^{-1} A`` for symmetric ``A`` with ``D > 0``.
+
+    Runs ``steps`` Lanczos iterations on the similar symmetric matrix ``D^{-1/2} A D^{-1/2}``
+    (on ``A``'s device) and returns the largest Ritz value plus its residual bound.
+    """
+    scale = torch.sqrt(dinv.clamp_min(0.0)).to(torch.float64)
+    A64 = A.to(dtype=torch.float64)
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    v = torch.randn(A.shape[0], generator=gen, dtype=torch.float64).to(A.device)
+    v /= torch.linalg.vector_norm(v)
+    v_prev = torch.zeros_like(v)
+    alphas: list[float] = []
+    betas: list[float] = []
+    beta = 0.0
+    for _ in range(min(steps, A.shape[0])):
+        w = scale * A64.matvec(scale * v) - beta * v_prev
+        alpha = float(torch.dot(w, v))
+        w -= alpha * v
+        beta = float(torch.linalg.vector_norm(w))
+        alphas.append(alpha)
+        betas.append(beta)
+        if beta <= 1e-12 * abs(alpha):
+            break
+        v_prev, v = v, w / beta
+    k = len(alphas)
+    T = torch.diag(torch.tensor(alphas, dtype=torch.float64))
+    if k > 1:
+        off = torch.tensor(betas[: k - 1], dtype=torch.float64)
+        T += torch.diag(off, 1) + torch.diag(off, -1)
+    evals, evecs = torch.linalg.eigh(T)
+    return float(evals[-1] + betas[-1] * abs(evecs[-1, -1]))
+
+
 def amg(
     A: SparseMatrix,
     kind: Literal["sa", "rs"] = "sa",
@@ -169,6 +203,7 @@ def amg(
     interval: tuple[float, float] = (0.1, 1.1),
     max_coarse: int = 300,
     max_levels: int = 25,
+    symmetric: bool | None = None,
     **pyamg_options: Any,
 ) -> AMGPreconditioner:
     """Build an algebraic multigrid preconditioner (one V-cycle) for ``A``.
@@ -191,6 +226,10 @@ def amg(
         Size below which the coarsest level is solved directly (dense pseudo-inverse).
     max_levels : int, default 25
         Maximum number of levels.
+    symmetric : bool, optional
+        Whether ``A`` is symmetric (checked when not given). For symmetric matrices the
+        spectral radius of ``D^{-1} A`` that scales the smoother is estimated by a short Lanczos
+        run in torch; otherwise by pyamg's Arnoldi estimate.
     **pyamg_options
         Passed to the pyamg setup function (e.g. ``strength``, ``B`` near-null-space vectors).
 
@@ -225,6 +264,9 @@ def amg(
     # stored zeros (e.g. rows and columns cleared by Dirichlet lifting) would count as strong
     # connections and give degenerate aggregates
     A_cpu.eliminate_zeros()
+    if symmetric is None:
+        asym = abs(A_cpu - A_cpu.T)
+        symmetric = asym.nnz == 0 or asym.max() <= 1e-12 * abs(A_cpu).max()
     if kind == "sa":
         ml = pyamg.smoothed_aggregation_solver(
             A_cpu, max_coarse=max_coarse, max_levels=max_levels, **pyamg_options
@@ -251,13 +293,13 @@ def amg(
             )
             if bool(((diag == 0) & (rowsum.to(device) != 0)).any()):
                 raise ValueError(f"AMG level {i} has a zero diagonal entry in a non-zero row")
+        dinv = torch.where(diag != 0, 1.0 / torch.where(diag != 0, diag, 1.0), 0.0)
         P = R = None
         rho = 1.0
         if not last:
             P = SparseMatrix.from_scipy(lv.P, device=device, dtype=dtype)
             R = SparseMatrix.from_scipy(lv.R, device=device, dtype=dtype)
-            rho = float(rho_D_inv_A(lv.A))
-        dinv = torch.where(diag != 0, 1.0 / torch.where(diag != 0, diag, 1.0), 0.0)
+            rho = _lanczos_rho(Ai, dinv) if symmetric else float(rho_D_inv_A(lv.A))
         levels.append(AMGLevel(A=Ai, P=P, R=R, dinv=dinv, rho=rho))
     coarse = torch.from_numpy(ml.levels[-1].A.toarray())
     coarse_inverse = torch.linalg.pinv(coarse).to(device=device, dtype=dtype)
