@@ -109,17 +109,7 @@ def rectangle(
     -------
     Mesh
     """
-    dolfinx = require_dolfinx("sciml.mesh.rectangle")
-    _check_box(lower, upper, n, 2)
-    if cell not in _CELLS_2D:
-        raise ValueError(f"2-D cell must be one of {_CELLS_2D}, got {cell!r}")
-    msh = dolfinx.mesh.create_rectangle(
-        _comm(comm),
-        [np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)],
-        [int(k) for k in n],
-        getattr(dolfinx.mesh.CellType, cell),
-    )
-    return _with_sides(msh, lower, upper)
+    return _structured(lower, upper, n, cell, comm, _CELLS_2D)
 
 
 def unit_square(
@@ -169,17 +159,7 @@ def box(
     -------
     Mesh
     """
-    dolfinx = require_dolfinx("sciml.mesh.box")
-    _check_box(lower, upper, n, 3)
-    if cell not in _CELLS_3D:
-        raise ValueError(f"3-D cell must be one of {_CELLS_3D}, got {cell!r}")
-    msh = dolfinx.mesh.create_box(
-        _comm(comm),
-        [np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)],
-        [int(k) for k in n],
-        getattr(dolfinx.mesh.CellType, cell),
-    )
-    return _with_sides(msh, lower, upper)
+    return _structured(lower, upper, n, cell, comm, _CELLS_3D)
 
 
 def unit_cube(n: int, *, cell: str = "tetrahedron", comm: Any = None) -> Mesh:
@@ -196,6 +176,30 @@ def unit_cube(n: int, *, cell: str = "tetrahedron", comm: Any = None) -> Mesh:
     Mesh
     """
     return box((0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (n, n, n), cell=cell, comm=comm)
+
+
+def _structured(
+    lower: Sequence[float],
+    upper: Sequence[float],
+    n: Sequence[int],
+    cell: str,
+    comm: Any,
+    cells: tuple[str, str],
+) -> Mesh:
+    """Structured mesh of an axis-aligned rectangle (``len(lower) == 2``) or box (3)."""
+    dolfinx = require_dolfinx("sciml.mesh")
+    d = 2 if cells == _CELLS_2D else 3
+    _check_box(lower, upper, n, d)
+    if cell not in cells:
+        raise ValueError(f"{d}-D cell must be one of {cells}, got {cell!r}")
+    create = dolfinx.mesh.create_rectangle if d == 2 else dolfinx.mesh.create_box
+    msh = create(
+        _comm(comm),
+        [np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)],
+        [int(k) for k in n],
+        getattr(dolfinx.mesh.CellType, cell),
+    )
+    return _with_sides(msh, lower, upper)
 
 
 def _check_counts(n: Sequence[int]) -> None:
