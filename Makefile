@@ -76,6 +76,7 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(VPY) benchmarks/linalg.py
+	$(VPY) benchmarks/fem.py
 
 clean:
 	rm -rf build dist *.egg-info

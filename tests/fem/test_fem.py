@@ -140,11 +140,15 @@ def test_vector_space_and_boundary_dofs() -> None:
     assert np.allclose(xs[:, 0], 0.0) and left.size == 9 * 3
     only_x = V.boundary_dofs("left", component=0)
     assert only_x.size == 9 and np.all(only_x % 3 == 0)
-    # boundary dofs match a geometric search on the dof coordinates
+    # boundary dofs match a geometric search on the dof coordinates and dolfinx's own locator
+    import dolfinx.fem
+
     S = FunctionSpace(unit_square(7), "P", 2)
     found = S.boundary_dofs("top")
     expected = np.flatnonzero(np.isclose(S.dof_coordinates[:, 1], 1.0))
     np.testing.assert_array_equal(found, expected)
+    located = dolfinx.fem.locate_dofs_geometrical(S.dolfinx_space, lambda x: np.isclose(x[1], 1.0))
+    np.testing.assert_array_equal(found, np.sort(located))
 
 
 def test_bad_input() -> None:
