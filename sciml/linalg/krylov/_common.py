@@ -159,6 +159,16 @@ class Problem:
             self.active &= ~newly
         return newly
 
+    def stop_any(self, *checks: tuple[Tensor, Reason]) -> None:
+        """Apply several ``(mask, reason)`` stops with one device synchronisation when none
+        fires (the common case); earlier checks take precedence."""
+        union = torch.zeros_like(self.active)
+        for mask, _ in checks:
+            union |= mask
+        if bool((union & self.active).any()):
+            for mask, reason in checks:
+                self.stop(mask, reason)
+
     def check_converged(self, rnorm: Tensor, R: Tensor | None = None) -> Tensor:
         """Confirm convergence of columns whose (recurrence) residual met the tolerance.
 

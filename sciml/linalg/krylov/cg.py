@@ -88,8 +88,6 @@ def cg(
             break
         Z = P.precondition(R)
         rho = vecdot(R, Z)
-        P.stop(~torch.isfinite(rho), Reason.NONFINITE)
-        P.stop(rho <= 0, Reason.PRECONDITIONER_INDEFINITE)
         if it == 0:
             p.copy_(Z)
         else:
@@ -97,8 +95,12 @@ def cg(
             p.mul_(beta).add_(Z)
         q = P.A.matvec(p)
         pq = vecdot(p, q)
-        P.stop(~torch.isfinite(pq), Reason.NONFINITE)
-        P.stop(pq <= 0, Reason.INDEFINITE)
+        P.stop_any(
+            (~torch.isfinite(rho), Reason.NONFINITE),
+            (rho <= 0, Reason.PRECONDITIONER_INDEFINITE),
+            (~torch.isfinite(pq), Reason.NONFINITE),
+            (pq <= 0, Reason.INDEFINITE),
+        )
         alpha = safe_div(rho, pq, P.active)
         p, q, R = P.step(alpha, p, q, R)
         rho_prev = rho

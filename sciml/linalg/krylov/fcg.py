@@ -76,14 +76,16 @@ def fcg(
         if d.shape != R.shape:
             raise ValueError(f"preconditioner returned shape {tuple(d.shape)}, expected {R.shape}")
         d = d.clone() if d is R else d
-        P.stop(~torch.isfinite(d).all(dim=0), Reason.NONFINITE)
+        d_finite = torch.isfinite(d).all(dim=0)
         for p_j, q_j, pq_j in previous:
             coef = safe_div(vecdot(d, q_j), pq_j, P.active)
             d = d.addcmul(p_j, coef.unsqueeze(0), value=-1.0)
         q = P.A.matvec(d)
         dq = vecdot(d, q)
-        P.stop(~torch.isfinite(dq), Reason.NONFINITE)
-        P.stop(dq <= 0, Reason.INDEFINITE)
+        P.stop_any(
+            (~d_finite | ~torch.isfinite(dq), Reason.NONFINITE),
+            (dq <= 0, Reason.INDEFINITE),
+        )
         alpha = safe_div(vecdot(d, R), dq, P.active)
         d, q, R = P.step(alpha, d, q, R)
         previous.append((d, q, torch.where(P.active, dq, torch.ones_like(dq))))

@@ -100,8 +100,10 @@ def minres(
         y = P.precondition(r2)
         oldb = beta
         beta2 = vecdot(r2, y)
-        P.stop(~torch.isfinite(beta2) | ~torch.isfinite(alfa), Reason.NONFINITE)
-        P.stop(beta2 < 0, Reason.PRECONDITIONER_INDEFINITE)
+        P.stop_any(
+            (~torch.isfinite(beta2) | ~torch.isfinite(alfa), Reason.NONFINITE),
+            (beta2 < 0, Reason.PRECONDITIONER_INDEFINITE),
+        )
         beta = torch.sqrt(torch.clamp(torch.nan_to_num(beta2), min=0))
         # previous rotation
         oldeps = epsln
