@@ -109,7 +109,7 @@ def rectangle(
     -------
     Mesh
     """
-    return _structured(lower, upper, n, cell, comm, _CELLS_2D)
+    return _structured(lower, upper, n, cell, comm, _CELLS_2D, "sciml.mesh.rectangle")
 
 
 def unit_square(
@@ -159,7 +159,7 @@ def box(
     -------
     Mesh
     """
-    return _structured(lower, upper, n, cell, comm, _CELLS_3D)
+    return _structured(lower, upper, n, cell, comm, _CELLS_3D, "sciml.mesh.box")
 
 
 def unit_cube(n: int, *, cell: str = "tetrahedron", comm: Any = None) -> Mesh:
@@ -185,9 +185,10 @@ def _structured(
     cell: str,
     comm: Any,
     cells: tuple[str, str],
+    what: str,
 ) -> Mesh:
     """Structured mesh of an axis-aligned rectangle (``len(lower) == 2``) or box (3)."""
-    dolfinx = require_dolfinx("sciml.mesh")
+    dolfinx = require_dolfinx(what)
     d = 2 if cells == _CELLS_2D else 3
     _check_box(lower, upper, n, d)
     if cell not in cells:
