@@ -11,8 +11,6 @@ interrupted call never leaves a half-written file under the final name.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from sciml._files import atomic_output
 from sciml._optional import require_dolfinx
 from sciml.fem.space import FunctionSpace, _as_numpy
 from sciml.mesh import Marker, Mesh
@@ -85,17 +84,14 @@ def write_fields(
         functions[name] = fn
     source = V.function()
     comm = V.mesh.comm
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = comm.bcast(tempfile.mkdtemp(dir=path.parent) if comm.rank == 0 else None, root=0)
-    tmp = Path(tmpdir) / path.name
-    try:
 
-        def fill(step: int) -> None:
-            for name, fn in functions.items():
-                source.x.array[: V.num_dofs] = series[name][step]
-                source.x.scatter_forward()
-                fn.interpolate(source)
+    def fill(step: int) -> None:
+        for name, fn in functions.items():
+            source.x.array[: V.num_dofs] = series[name][step]
+            source.x.scatter_forward()
+            fn.interpolate(source)
 
+    with atomic_output(path, comm) as tmp:
         if suffix == ".xdmf":
             with dolfinx.io.XDMFFile(comm, str(tmp), "w") as xdmf:
                 xdmf.write_mesh(V.mesh.dolfinx_mesh)
@@ -111,19 +107,6 @@ def write_fields(
                     writer.write(float(step))
             finally:
                 writer.close()
-        comm.barrier()
-        if comm.rank == 0:
-            if suffix == ".xdmf":
-                os.replace(tmp.with_suffix(".h5"), path.with_suffix(".h5"))
-                os.replace(tmp, path)
-            else:
-                if path.exists():
-                    shutil.rmtree(path)
-                os.replace(tmp, path)
-        comm.barrier()
-    finally:
-        if comm.rank == 0:
-            shutil.rmtree(tmpdir, ignore_errors=True)
     return path
 
 
@@ -157,43 +140,35 @@ def save_fields(
     if V.mesh.comm.size != 1:
         raise NotImplementedError("save_fields is serial; gather the fields on one process")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".h5.tmp")
-    os.close(fd)
-    try:
-        with h5py.File(tmp_name, "w") as h5:
-            h5.attrs["format"] = FORMAT
-            h5.attrs["sciml_version"] = __version__
-            for key, value in (attrs or {}).items():
-                h5.attrs[key] = value
-            mesh = h5.create_group("mesh")
-            mesh.attrs["cell_type"] = V.mesh.cell_type
-            mesh.attrs["gdim"] = V.mesh.gdim
-            mesh.create_dataset("coordinates", data=V.mesh.coordinates)
-            mesh.create_dataset("cells", data=V.mesh.cells)
-            markers = mesh.create_group("markers")
-            vertices = _marker_vertices(V.mesh)
-            for name, (dim, verts) in vertices.items():
-                ds = markers.create_dataset(name, data=verts)
-                ds.attrs["dim"] = dim
-            space = h5.create_group("space")
-            space.attrs["family"] = V.family
-            space.attrs["degree"] = V.degree
-            space.attrs["block_size"] = V.block_size
-            space.attrs["shape"] = np.asarray(V.shape if V.shape is not None else [], dtype=int)
-            space.create_dataset("dof_coordinates", data=V.dof_coordinates)
-            group = h5.create_group("fields")
-            for name, values in fields.items():
-                array = _as_numpy(values)
-                if array.shape[-1] != V.num_dofs or array.ndim not in (1, 2):
-                    raise ValueError(
-                        f"field {name!r} has shape {array.shape}; expected (..., {V.num_dofs})"
-                    )
-                group.create_dataset(name, data=array)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.attrs["format"] = FORMAT
+        h5.attrs["sciml_version"] = __version__
+        for key, value in (attrs or {}).items():
+            h5.attrs[key] = value
+        mesh = h5.create_group("mesh")
+        mesh.attrs["cell_type"] = V.mesh.cell_type
+        mesh.attrs["gdim"] = V.mesh.gdim
+        mesh.create_dataset("coordinates", data=V.mesh.coordinates)
+        mesh.create_dataset("cells", data=V.mesh.cells)
+        markers = mesh.create_group("markers")
+        vertices = _marker_vertices(V.mesh)
+        for name, (dim, verts) in vertices.items():
+            ds = markers.create_dataset(name, data=verts)
+            ds.attrs["dim"] = dim
+        space = h5.create_group("space")
+        space.attrs["family"] = V.family
+        space.attrs["degree"] = V.degree
+        space.attrs["block_size"] = V.block_size
+        space.attrs["shape"] = np.asarray(V.shape if V.shape is not None else [], dtype=int)
+        space.create_dataset("dof_coordinates", data=V.dof_coordinates)
+        group = h5.create_group("fields")
+        for name, values in fields.items():
+            array = _as_numpy(values)
+            if array.shape[-1] != V.num_dofs or array.ndim not in (1, 2):
+                raise ValueError(
+                    f"field {name!r} has shape {array.shape}; expected (..., {V.num_dofs})"
+                )
+            group.create_dataset(name, data=array)
     return path
 
 

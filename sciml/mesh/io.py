@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sciml._files import atomic_output
 from sciml._optional import require_dolfinx
 from sciml.mesh.mesh import Marker, Mesh
 
@@ -153,28 +152,13 @@ def save(mesh: Mesh, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".xdmf":
         raise ValueError(f"save writes XDMF; the path must end in .xdmf, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    comm = mesh.comm
-    tmpdir = comm.bcast(tempfile.mkdtemp(dir=path.parent) if comm.rank == 0 else None, root=0)
-    try:
-        tmp = Path(tmpdir) / path.name
-        with XDMFFile(comm, str(tmp), "w") as xdmf:
-            mesh.dolfinx_mesh.name = _MESH_NAME
-            xdmf.write_mesh(mesh.dolfinx_mesh)
-            for name in sorted(mesh.markers):
-                tags = mesh.meshtags(name)
-                tags.name = name
-                xdmf.write_meshtags(
-                    tags, mesh.dolfinx_mesh.geometry, geometry_xpath=_geometry_xpath()
-                )
-        comm.barrier()
-        if comm.rank == 0:
-            os.replace(tmp.with_suffix(".h5"), path.with_suffix(".h5"))
-            os.replace(tmp, path)
-        comm.barrier()
-    finally:
-        if comm.rank == 0:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+    with atomic_output(path, mesh.comm) as tmp, XDMFFile(mesh.comm, str(tmp), "w") as xdmf:
+        mesh.dolfinx_mesh.name = _MESH_NAME
+        xdmf.write_mesh(mesh.dolfinx_mesh)
+        for name in sorted(mesh.markers):
+            tags = mesh.meshtags(name)
+            tags.name = name
+            xdmf.write_meshtags(tags, mesh.dolfinx_mesh.geometry, geometry_xpath=_geometry_xpath())
     return path
 
 
