@@ -1,0 +1,96 @@
+"""Batched Gauss-Newton / Levenberg-Marquardt and their implicit gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sciml.implicit import ImplicitDiffWarning, gauss_newton, levenberg_marquardt
+from sciml.linalg import ConvergenceError
+
+D = torch.float64
+
+
+def rosenbrock(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Residuals of the Rosenbrock function, minimum at (a, a^2)."""
+    return torch.stack([a - x[:, 0], b * (x[:, 1] - x[:, 0] ** 2)], dim=1)
+
+
+def test_lm_solves_a_batch_of_rosenbrock_problems() -> None:
+    gen = torch.Generator().manual_seed(1)
+    a = 1.0 + torch.rand(64, generator=gen, dtype=D)
+    b = 5.0 + 10.0 * torch.rand(64, generator=gen, dtype=D)
+    x0 = torch.randn(64, 2, generator=gen, dtype=D) - 1.0
+    out = levenberg_marquardt(rosenbrock, x0, a, b, max_steps=200)
+    assert bool(out.converged.all())
+    torch.testing.assert_close(out.x, torch.stack([a, a**2], 1), rtol=1e-8, atol=1e-8)
+    assert out.steps.shape == (64,) and int(out.steps.max()) <= 200
+    assert float(out.cost.max()) < 1e-16
+
+
+def test_too_few_steps_is_reported_and_guarded() -> None:
+    a = torch.full((3,), 1.5, dtype=D, requires_grad=True)
+    b = torch.full((3,), 10.0, dtype=D)
+    x0 = torch.full((3, 2), -1.2, dtype=D)
+    out = levenberg_marquardt(rosenbrock, x0, a, b, max_steps=2)
+    assert not bool(out.converged.any()) and out.steps.tolist() == [2, 2, 2]
+    with pytest.warns(ImplicitDiffWarning, match="did not converge"):
+        out.x.sum().backward()
+    out = levenberg_marquardt(rosenbrock, x0, a, b, max_steps=2, on_failure="raise")
+    with pytest.raises(ConvergenceError):
+        out.x.sum().backward()
+
+
+def nonlinear_poisson(u: torch.Tensor, f: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
+    """Finite-difference residual of -kappa u'' + u^3 = f on (0, 1), u(0) = u(1) = 0."""
+    n = u.shape[1]
+    h = 1.0 / (n + 1)
+    padded = torch.nn.functional.pad(u, (1, 1))
+    lap = (padded[:, 2:] - 2 * padded[:, 1:-1] + padded[:, :-2]) / h**2
+    return -kappa * lap + u**3 - f
+
+
+def test_lm_and_gauss_newton_solve_pde_residual_problems() -> None:
+    n = 16
+    s = torch.linspace(0, 1, n + 2, dtype=D)[1:-1]
+    f = torch.stack([c * torch.sin(torch.pi * s) for c in (1.0, 5.0, 20.0, 50.0)])
+    kappa = torch.tensor(0.5, dtype=D)
+    for solver in (levenberg_marquardt, gauss_newton):
+        out = solver(nonlinear_poisson, torch.zeros(4, n, dtype=D), f, kappa)
+        assert bool(out.converged.all()), solver.__name__
+        res = nonlinear_poisson(out.x.detach(), f, kappa)
+        assert float(res.abs().max()) < 1e-9
+
+
+def exp_fit(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Fit y ~ x0 exp(-x1 t) (one problem per row of y)."""
+    return x[:, :1] * torch.exp(-x[:, 1:] * t) - y
+
+
+def test_implicit_gradient_gradcheck_and_equals_unrolled() -> None:
+    t = torch.linspace(0, 2, 9, dtype=D)
+    y = torch.tensor([[2.0], [1.0]], dtype=D) * torch.exp(
+        -torch.tensor([[0.7], [1.5]], dtype=D) * t
+    )
+    y = y + 0.01 * torch.randn(2, 9, dtype=D, generator=torch.Generator().manual_seed(3))
+    y.requires_grad_(True)
+    x0 = torch.tensor([[1.0, 1.0], [1.0, 1.0]], dtype=D)
+    assert torch.autograd.gradcheck(
+        lambda data: levenberg_marquardt(exp_fit, x0, t, data, ridge=1e-4).x, (y,)
+    )
+    weights = torch.randn(2, 2, dtype=D)
+    implicit = torch.autograd.grad((levenberg_marquardt(exp_fit, x0, t, y).x * weights).sum(), y)[0]
+    unrolled_x = levenberg_marquardt(exp_fit, x0, t, y, implicit=False, max_steps=60).x
+    unrolled = torch.autograd.grad((unrolled_x * weights).sum(), y)[0]
+    assert float((implicit - unrolled).norm() / unrolled.norm()) < 1e-6
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ValueError, match=r"\(batch, n\)"):
+        levenberg_marquardt(exp_fit, torch.ones(2, dtype=D), None, None)
+    with pytest.raises(ValueError, match="NaN"):
+        gauss_newton(exp_fit, torch.full((1, 2), float("nan"), dtype=D), None, None)
+    with pytest.raises(ValueError, match="residual must have shape"):
+        levenberg_marquardt(lambda x: x.sum(), torch.ones(2, 2, dtype=D))
+    with pytest.raises(TypeError, match="floating"):
+        levenberg_marquardt(exp_fit, torch.ones(2, 2, dtype=torch.int64), None, None)
