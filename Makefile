@@ -77,6 +77,7 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(VPY) benchmarks/linalg.py
 	$(VPY) benchmarks/fem.py
+	$(VPY) benchmarks/implicit.py
 
 clean:
 	rm -rf build dist *.egg-info
