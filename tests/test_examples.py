@@ -67,3 +67,20 @@ def test_plot_poisson_on_meshes_solves_every_geometry(monkeypatch) -> None:
         bound = 1.5 if name == "naca0012_channel" else 1.0
         assert float(u.abs().max()) <= bound + 1e-8, name
     plt.close("all")
+
+
+def test_plot_implicit_differentiation_finds_the_scan_minimum(monkeypatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    monkeypatch.setattr(plt, "show", lambda: None)
+    module = load("plot_implicit_differentiation")
+    # gradient descent with implicit gradients lands within one grid step of the scan's minimum
+    assert abs(module.path[-1][0] - module.best) <= 0.1 + 1e-9
+    assert module.path[-1][1] <= min(module.scan) + 1e-3
+    assert bool(module.fit.converged.all())
+    np.testing.assert_allclose(module.fit.x[:, 1].detach().numpy(), [0.5, 1.0, 2.0], rtol=0.05)
+    plt.close("all")
