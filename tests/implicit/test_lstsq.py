@@ -94,3 +94,16 @@ def test_bad_input() -> None:
         levenberg_marquardt(lambda x: x.sum(), torch.ones(2, 2, dtype=D))
     with pytest.raises(TypeError, match="floating"):
         levenberg_marquardt(exp_fit, torch.ones(2, 2, dtype=torch.int64), None, None)
+
+
+def test_float32_batch() -> None:
+    a = torch.tensor([1.0, 2.0, 0.5], requires_grad=True)
+    b = torch.full((3,), 10.0)
+    out = levenberg_marquardt(rosenbrock, torch.zeros(3, 2), a, b, gtol=1e-6, xtol=1e-7, ftol=1e-9)
+    assert out.x.dtype == torch.float32 and bool(out.converged.all())
+    torch.testing.assert_close(
+        out.x.detach(), torch.stack([a, a**2], 1).detach(), rtol=1e-4, atol=1e-4
+    )
+    # d x*/d a = (1, 2a): the implicit gradient of sum(x*) is 1 + 2a
+    (grad,) = torch.autograd.grad(out.x.sum(), a)
+    torch.testing.assert_close(grad, 1 + 2 * a.detach(), rtol=1e-3, atol=1e-3)
