@@ -1,0 +1,74 @@
+"""The contract every dataset generator follows, and the registry the CLI reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor
+
+__all__ = ["GENERATORS", "GeneratedData", "Generator", "register"]
+
+
+@dataclass
+class GeneratedData:
+    """Samples of one PDE/ODE dataset, ready to be written by :func:`sciml.data.write_dataset`.
+
+    Attributes
+    ----------
+    inputs : dict of str to torch.Tensor
+        Input functions, each ``(n_samples, ...)`` (e.g. ``"u"``: source at the sensors).
+    outputs : dict of str to torch.Tensor
+        Solutions, each ``(n_samples, ...)``.
+    coords : dict of str to torch.Tensor
+        Shared coordinates (sensor locations, grids, dof coordinates), no sample dimension.
+    attrs : dict
+        Description: ``pde`` (text), the equation's parameters, and anything needed to check
+        or reproduce the data (numbers and strings only).
+    """
+
+    inputs: dict[str, Tensor]
+    outputs: dict[str, Tensor]
+    coords: dict[str, Tensor] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples (the common leading dimension)."""
+        first = next(iter({**self.inputs, **self.outputs}.values()))
+        return int(first.shape[0])
+
+
+@dataclass(frozen=True)
+class Generator:
+    """A registered dataset generator.
+
+    Attributes
+    ----------
+    name : str
+        CLI name (``sciml data generate NAME``).
+    fn : callable
+        ``fn(n_samples, *, seed, progress, **options) -> GeneratedData``.
+    description : str
+        One line for ``sciml data list``.
+    """
+
+    name: str
+    fn: Callable[..., GeneratedData]
+    description: str
+
+
+GENERATORS: dict[str, Generator] = {}
+
+
+def register(name: str, description: str) -> Callable[[Callable[..., GeneratedData]], Any]:
+    """Decorator adding a generator function to :data:`GENERATORS` under ``name``."""
+
+    def decorator(fn: Callable[..., GeneratedData]) -> Callable[..., GeneratedData]:
+        if name in GENERATORS:
+            raise ValueError(f"generator {name!r} is already registered")
+        GENERATORS[name] = Generator(name, fn, description)
+        return fn
+
+    return decorator

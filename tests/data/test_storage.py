@@ -1,0 +1,120 @@
+"""HDF5 datasets: round trips, splits, normalisers, lazy loading, atomicity, bad files."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import pytest
+import torch
+
+from sciml.data import GeneratedData, H5Dataset, Normalizer, read_dataset, write_dataset
+
+
+def sample_data(n: int = 10) -> GeneratedData:
+    gen = torch.Generator().manual_seed(0)
+    return GeneratedData(
+        inputs={"a": torch.randn(n, 4, 3, generator=gen, dtype=torch.float64)},
+        outputs={"u": 5.0 + 2.0 * torch.randn(n, 7, generator=gen, dtype=torch.float64)},
+        coords={"x": torch.linspace(0, 1, 7, dtype=torch.float64)},
+        attrs={"pde": "test equation", "nu": 0.01, "generator": "unit-test", "seed": 3},
+    )
+
+
+def test_round_trip_keeps_fields_and_attributes(tmp_path: Path) -> None:
+    data = sample_data()
+    path = write_dataset(tmp_path / "d.h5", data, n_train=8, attrs={"note": "extra"})
+    back = read_dataset(path)
+    for kind in ("inputs", "outputs", "coords"):
+        for name, values in getattr(data, kind).items():
+            torch.testing.assert_close(getattr(back, kind)[name], values, rtol=0, atol=0)
+    for key, value in {**data.attrs, "note": "extra"}.items():
+        assert back.attrs[key] == value
+    assert back.attrs["n_train"] == 8 and back.attrs["n_test"] == 2
+    assert back.attrs["format"] == "sciml.data/1" and "sciml_version" in back.attrs
+
+
+def test_splits_normalizers_and_lazy_loading(tmp_path: Path) -> None:
+    data = sample_data(12)
+    path = write_dataset(tmp_path / "d.h5", data, n_train=9)
+    train, test = H5Dataset(path, "train"), H5Dataset(path, "test", fields=["u"])
+    assert len(train) == 9 and len(test) == 3 and set(test[0]) == {"u"}
+    torch.testing.assert_close(test[-1]["u"], data.outputs["u"][11].float())
+    norm = H5Dataset(path, "train", normalize=True, dtype=torch.float64)
+    stacked = torch.stack([norm[i]["u"] for i in range(len(norm))])
+    torch.testing.assert_close(
+        stacked.mean(0), torch.zeros(7, dtype=torch.float64), atol=1e-12, rtol=0
+    )
+    decoded = norm.normalizer("u").decode(norm[4]["u"])
+    torch.testing.assert_close(decoded, data.outputs["u"][4], rtol=1e-12, atol=1e-12)
+    fitted = Normalizer.fit(data.outputs["u"][:9])
+    torch.testing.assert_close(norm.normalizer("u").std, fitted.std)
+    loader = torch.utils.data.DataLoader(train, batch_size=4, num_workers=2)
+    batches = list(loader)
+    assert sum(b["a"].shape[0] for b in batches) == 9 and batches[0]["a"].shape[1:] == (4, 3)
+    with pytest.raises(IndexError):
+        train[9]
+    with pytest.raises(KeyError, match="available"):
+        H5Dataset(path, fields=["velocity"])
+    with pytest.raises(ValueError, match="split"):
+        H5Dataset(path, "validation")
+
+
+def test_bad_data_and_files(tmp_path: Path) -> None:
+    data = sample_data()
+    data.outputs["u"][0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN/Inf"):
+        write_dataset(tmp_path / "nan.h5", data)
+    assert not list(tmp_path.iterdir())
+    bad = sample_data()
+    bad.inputs["a"] = bad.inputs["a"][:5]
+    with pytest.raises(ValueError, match="samples"):
+        write_dataset(tmp_path / "bad.h5", bad)
+    with pytest.raises(FileNotFoundError):
+        read_dataset(tmp_path / "missing.h5")
+    (tmp_path / "junk.h5").write_bytes(b"not an hdf5 file at all")
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        H5Dataset(tmp_path / "junk.h5")
+    with h5py.File(tmp_path / "other.h5", "w") as h5:
+        h5["x"] = [1.0]
+    with pytest.raises(ValueError, match="not a sciml dataset"):
+        read_dataset(tmp_path / "other.h5")
+    good = write_dataset(tmp_path / "good.h5", sample_data())
+    raw = good.read_bytes()
+    (tmp_path / "truncated.h5").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError):
+        read_dataset(tmp_path / "truncated.h5")
+
+
+WRITER = """
+import sys, torch
+from sciml.data import GeneratedData, write_dataset
+n = 400
+data = GeneratedData(inputs={"a": torch.randn(n, 256, 256)}, outputs={"u": torch.randn(n, 256, 256)})
+print("writing", flush=True)
+write_dataset(sys.argv[1], data)
+print("done", flush=True)
+"""
+
+
+def test_killed_writer_leaves_no_valid_looking_file(tmp_path: Path) -> None:
+    target = tmp_path / "big.h5"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(
+        p.name.startswith(".big.h5") for p in tmp_path.iterdir()
+    ):
+        time.sleep(0.01)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not target.exists(), "a killed write must not leave the final file"
+    leftovers = [p.name for p in tmp_path.iterdir()]
+    assert all(name.startswith(".big.h5.") for name in leftovers)  # hidden temporary folder only
