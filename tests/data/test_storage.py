@@ -94,7 +94,8 @@ WRITER = """
 import sys, torch
 from sciml.data import GeneratedData, write_dataset
 n = 400
-data = GeneratedData(inputs={"a": torch.randn(n, 256, 256)}, outputs={"u": torch.randn(n, 256, 256)})
+fields = {"a": torch.randn(n, 256, 256)}
+data = GeneratedData(inputs=fields, outputs={"u": torch.randn(n, 256, 256)})
 print("writing", flush=True)
 write_dataset(sys.argv[1], data)
 print("done", flush=True)
