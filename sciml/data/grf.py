@@ -13,6 +13,7 @@ Every sampler takes a ``seed`` and is reproducible: the same seed gives the same
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -81,8 +82,7 @@ def rbf_grf_1d(
     if length_scale <= 0:
         raise ValueError(f"length_scale must be > 0, got {length_scale}")
     x = np.linspace(0.0, 1.0, n_points)
-    K = rbf_kernel(x, length_scale)
-    L = _cholesky_with_jitter(K, jitter)
+    L = _rbf_cholesky(n_points, float(length_scale), float(jitter))
     rng = np.random.default_rng(seed)
     fine = (L @ rng.standard_normal((n_points, n_samples))).T
     s = np.linspace(0.0, 1.0, sensors)
@@ -91,6 +91,15 @@ def rbf_grf_1d(
     if return_fine:
         return out, torch.from_numpy(x), torch.from_numpy(fine)
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _rbf_cholesky(n_points: int, length_scale: float, jitter: float) -> np.ndarray:
+    """Cholesky factor of the RBF covariance on ``n_points`` equispaced points (cached)."""
+    x = np.linspace(0.0, 1.0, n_points)
+    L = _cholesky_with_jitter(rbf_kernel(x, length_scale), jitter)
+    L.flags.writeable = False
+    return L
 
 
 def _cholesky_with_jitter(K: np.ndarray, jitter: float) -> np.ndarray:

@@ -51,6 +51,8 @@ def test_splits_normalizers_and_lazy_loading(tmp_path: Path) -> None:
     )
     decoded = norm.normalizer("u").decode(norm[4]["u"])
     torch.testing.assert_close(decoded, data.outputs["u"][4], rtol=1e-12, atol=1e-12)
+    preloaded = H5Dataset(path, "train", normalize=True, dtype=torch.float64, preload=True)
+    torch.testing.assert_close(preloaded[4]["u"], norm[4]["u"])
     fitted = Normalizer.fit(data.outputs["u"][:9])
     torch.testing.assert_close(norm.normalizer("u").std, fitted.std)
     loader = torch.utils.data.DataLoader(train, batch_size=4, num_workers=2)
