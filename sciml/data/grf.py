@@ -216,10 +216,13 @@ def fe_grf(
     modes = min(modes, V.num_dofs - 1)
     K = stiffness(V).to_scipy().tocsc()
     M = mass(V).to_scipy().tocsc()
-    # smallest eigenvalues by shift-invert about a point just below zero
-    lam, phi = spla.eigsh(K, k=modes, M=M, sigma=-1.0, which="LM")
+    # smallest eigenvalues by shift-invert about a point just below zero; a fixed, generic
+    # start vector and a sign convention make the basis (hence the samples) reproducible
+    v0 = np.random.default_rng(12345).standard_normal(K.shape[0])
+    lam, phi = spla.eigsh(K, k=modes, M=M, sigma=-1.0, which="LM", v0=v0)
     order = np.argsort(lam)
     lam, phi = np.clip(lam[order], 0.0, None), phi[:, order]
+    phi *= np.where(phi[np.abs(phi).argmax(axis=0), np.arange(modes)] < 0, -1.0, 1.0)
     amplitude = sigma * (lam + tau**2) ** (-gamma / 2)
     rng = np.random.default_rng(seed)
     xi = rng.standard_normal((n_samples, modes))

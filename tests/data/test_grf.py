@@ -65,3 +65,14 @@ def test_fe_grf_on_a_mesh() -> None:
     ratio = coeffs.var(axis=0) / expected
     assert np.abs(ratio - 1).max() < 5 * math.sqrt(2 / n)
     assert np.abs(g.numpy() @ M @ phi[:, modes + 5 :]).max() < 1e-8  # no energy beyond the cut
+
+
+def test_fe_grf_is_reproducible() -> None:
+    pytest.importorskip("dolfinx_solver")
+    from sciml.data import fe_grf
+    from sciml.fem import FunctionSpace
+    from sciml.mesh import unit_square
+
+    V = FunctionSpace(unit_square(10), "P", 1)
+    assert torch.equal(fe_grf(V, 3, seed=1), fe_grf(V, 3, seed=1))
+    assert not torch.equal(fe_grf(V, 3, seed=1), fe_grf(V, 3, seed=2))

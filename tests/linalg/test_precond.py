@@ -108,3 +108,16 @@ def test_amg_on_matrix_with_cleared_rows_and_stored_zeros() -> None:
     assert lifted.nnz == S.nnz and int((lifted.values == 0).sum()) > 0
     sol = cg(lifted, rhs(144, seed=4), rtol=1e-10, M=amg(lifted))
     assert sol.converged and int(sol.iterations) <= 20
+
+
+def test_amg_is_reproducible_and_leaves_numpy_rng_alone() -> None:
+    import numpy as np
+
+    S = poisson2d(40)
+    b = rhs(1600, seed=6)
+    np.random.seed(7)
+    before = np.random.get_state()[1].copy()
+    x1 = cg(S, b, rtol=1e-10, M=amg(S)).x
+    assert np.array_equal(np.random.get_state()[1], before)
+    x2 = cg(S, b, rtol=1e-10, M=amg(S)).x
+    assert torch.equal(x1, x2)

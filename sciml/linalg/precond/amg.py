@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -267,16 +268,17 @@ def amg(
     if symmetric is None:
         asym = abs(A_cpu - A_cpu.T)
         symmetric = asym.nnz == 0 or asym.max() <= 1e-12 * abs(A_cpu).max()
-    if kind == "sa":
-        ml = pyamg.smoothed_aggregation_solver(
-            A_cpu, max_coarse=max_coarse, max_levels=max_levels, **pyamg_options
-        )
-    elif kind == "rs":
-        ml = pyamg.ruge_stuben_solver(
-            A_cpu, max_coarse=max_coarse, max_levels=max_levels, **pyamg_options
-        )
-    else:
+    if kind not in ("sa", "rs"):
         raise ValueError(f"kind must be 'sa' or 'rs', got {kind!r}")
+    setup = pyamg.smoothed_aggregation_solver if kind == "sa" else pyamg.ruge_stuben_solver
+    # pyamg draws random start vectors from NumPy's global generator: seed it for a
+    # reproducible hierarchy, and give the caller's generator state back afterwards
+    state = np.random.get_state()  # noqa: NPY002 - pyamg uses the global generator
+    np.random.seed(0)  # noqa: NPY002
+    try:
+        ml = setup(A_cpu, max_coarse=max_coarse, max_levels=max_levels, **pyamg_options)
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
 
     device, dtype = A.device, A.dtype
     levels: list[AMGLevel] = []
