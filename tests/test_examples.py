@@ -84,3 +84,18 @@ def test_plot_implicit_differentiation_finds_the_scan_minimum(monkeypatch) -> No
     assert bool(module.fit.converged.all())
     np.testing.assert_allclose(module.fit.x[:, 1].detach().numpy(), [0.5, 1.0, 2.0], rtol=0.05)
     plt.close("all")
+
+
+def test_plot_train_operator_learns_the_antiderivative(monkeypatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda: None)
+    module = load("plot_train_operator")
+    assert module.history[-1]["test_loss"] < 0.05
+    assert module.history[-1]["test_loss"] < 0.2 * module.history[0]["test_loss"]
+    assert (module.work / "run" / "checkpoint.pt").exists()
+    assert (module.work / "run" / "loss.png").exists()
+    plt.close("all")
