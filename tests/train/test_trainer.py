@@ -120,3 +120,24 @@ def test_losses_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     bad = Trainer(MLP(), supervised("x", "y"), TrainConfig(epochs=1, progress=False), poisoned)
     with pytest.raises(FloatingPointError, match="check the data for NaN/Inf"):
         bad.fit()
+
+
+def test_fe_norm_loss_measures_functions_not_vectors() -> None:
+    pytest.importorskip("dolfinx_solver")
+    import numpy as np
+
+    from sciml.fem import FunctionSpace
+    from sciml.mesh import unit_square
+    from sciml.train import FENormLoss
+
+    V = FunctionSpace(unit_square(8), "P", 1)
+    u = V.interpolate(lambda x: np.sin(np.pi * x[0]) * np.sin(np.pi * x[1]))
+    batch = torch.stack([u, 2 * u])
+    for norm in ("l2", "h1"):
+        loss = FENormLoss(V, norm)
+        torch.testing.assert_close(loss(1.1 * batch, batch), torch.tensor(0.1, dtype=torch.float64))
+    pred = batch.clone().requires_grad_(True)
+    FENormLoss(V)(pred * 1.05, batch).backward()
+    assert pred.grad is not None and torch.isfinite(pred.grad).all()
+    with pytest.raises(ValueError, match="norm"):
+        FENormLoss(V, "linf")
