@@ -78,6 +78,7 @@ bench: $(STAMP)
 	$(VPY) benchmarks/linalg.py
 	$(VPY) benchmarks/fem.py
 	$(VPY) benchmarks/implicit.py
+	$(VPY) benchmarks/data.py
 
 clean:
 	rm -rf build dist *.egg-info
