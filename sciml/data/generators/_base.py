@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import Tensor
 
-__all__ = ["GENERATORS", "GeneratedData", "Generator", "register"]
+__all__ = ["GENERATORS", "GeneratedData", "Generator", "finite_float", "positive_int", "register"]
 
 
 @dataclass
@@ -72,3 +74,30 @@ def register(name: str, description: str) -> Callable[[Callable[..., GeneratedDa
         return fn
 
     return decorator
+
+
+def positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an int, or a ValueError naming ``name`` if it is not an integer >= minimum."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    try:
+        as_int = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
+    if as_int < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return as_int
+
+
+def finite_float(name: str, value: Any, *, positive: bool = False) -> float:
+    """``value`` as a finite float (``> 0`` with ``positive``), else a ValueError naming it."""
+    what = "a finite number > 0" if positive else "a finite number"
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {what}, got {value!r}") from None
+    if not math.isfinite(as_float) or (positive and as_float <= 0):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return as_float

@@ -10,48 +10,19 @@ whose coefficients are evaluated by contour integrals (Kassam & Trefethen 2005).
 from __future__ import annotations
 
 import math
-import operator
 import warnings
-from typing import Any
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from sciml.data.generators._base import GeneratedData, register
+from sciml.data.generators._base import GeneratedData, finite_float, positive_int, register
 from sciml.data.grf import periodic_grf
 
 __all__ = ["generate_burgers", "solve_burgers_periodic"]
 
 #: Relative spectral energy above which the fine grid is reported as under-resolved.
 TAIL_WARNING = 1e-10
-
-
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int, or a ValueError naming ``name`` if it is not an integer >= minimum."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    try:
-        as_int = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
-    if as_int < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return as_int
-
-
-def _finite_float(name: str, value: Any, *, positive: bool = False) -> float:
-    """``value`` as a finite float (``> 0`` with ``positive``), else a ValueError naming it."""
-    what = "a finite number > 0" if positive else "a finite number"
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    try:
-        as_float = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be {what}, got {value!r}") from None
-    if not math.isfinite(as_float) or (positive and as_float <= 0):
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return as_float
 
 
 def _etdrk4_coefficients(L: Tensor, h: float, contour_points: int = 32) -> tuple[Tensor, ...]:
@@ -129,10 +100,10 @@ def solve_burgers_periodic(
     """
     if u0.ndim != 2 or u0.shape[1] < 4 or u0.shape[1] % 2:
         raise ValueError(f"u0 must be (n, M) with M even >= 4, got shape {tuple(u0.shape)}")
-    time_steps = _positive_int("time_steps", time_steps)
-    saves = _positive_int("saves", saves)
-    nu = _finite_float("nu", nu)
-    T = _finite_float("T", T, positive=True)
+    time_steps = positive_int("time_steps", time_steps)
+    saves = positive_int("saves", saves)
+    nu = finite_float("nu", nu)
+    T = finite_float("T", T, positive=True)
     if nu < 0:
         raise ValueError(f"nu must be >= 0, got {nu}")
     if time_steps % saves:
@@ -311,37 +282,37 @@ def generate_burgers(
     RuntimeWarning
         If ``spectral_tail`` exceeds 1e-10 (the fine grid under-resolves the solution).
     """
-    n_samples = _positive_int("n_samples", n_samples)
-    resolution = _positive_int("resolution", resolution, 4)
+    n_samples = positive_int("n_samples", n_samples)
+    resolution = positive_int("resolution", resolution, 4)
     if resolution % 2:
         raise ValueError(f"resolution must be even, got {resolution}")
     if fine_resolution is None:
         fine_resolution = 8 * resolution
-    fine_resolution = _positive_int("fine_resolution", fine_resolution, 2 * resolution)
+    fine_resolution = positive_int("fine_resolution", fine_resolution, 2 * resolution)
     if fine_resolution % resolution:
         raise ValueError(
             f"fine_resolution must be a multiple of resolution={resolution}, got {fine_resolution}"
         )
-    nu = _finite_float("nu", nu, positive=True)
-    T = _finite_float("T", T, positive=True)
-    cfl = _finite_float("cfl", cfl, positive=True)
+    nu = finite_float("nu", nu, positive=True)
+    T = finite_float("T", T, positive=True)
+    cfl = finite_float("cfl", cfl, positive=True)
     if cfl > 1.2:
         raise ValueError(f"cfl must be <= 1.2 (ETDRK4 stability limit ~1.3), got {cfl}")
-    snapshots = _positive_int("snapshots", snapshots, 0)
+    snapshots = positive_int("snapshots", snapshots, 0)
     if time_steps is not None:
-        time_steps = _positive_int("time_steps", time_steps)
+        time_steps = positive_int("time_steps", time_steps)
         if snapshots and time_steps % snapshots:
             raise ValueError(f"time_steps={time_steps} must be a multiple of snapshots={snapshots}")
-    grf_sigma = _finite_float("grf_sigma", grf_sigma, positive=True)
-    grf_tau = _finite_float("grf_tau", grf_tau, positive=True)
-    grf_gamma = _finite_float("grf_gamma", grf_gamma, positive=True)
+    grf_sigma = finite_float("grf_sigma", grf_sigma, positive=True)
+    grf_tau = finite_float("grf_tau", grf_tau, positive=True)
+    grf_gamma = finite_float("grf_gamma", grf_gamma, positive=True)
     if grf_gamma <= 0.5:
         raise ValueError(f"grf_gamma must be > 0.5 for a 1-D random field, got {grf_gamma}")
     try:
         torch_device = torch.device(device)
     except (RuntimeError, TypeError):
         raise ValueError(f"device must name a torch device, got {device!r}") from None
-    seed = _positive_int("seed", seed, 0)
+    seed = positive_int("seed", seed, 0)
 
     a = periodic_grf(
         n_samples, (resolution,), sigma=grf_sigma, tau=grf_tau, gamma=grf_gamma, seed=seed

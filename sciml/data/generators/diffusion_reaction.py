@@ -8,46 +8,15 @@ equations are solved by Newton's method, all samples at once.
 
 from __future__ import annotations
 
-import math
-import operator
-from typing import Any
-
 import numpy as np
 import scipy.linalg
 import torch
 from tqdm.auto import tqdm
 
-from sciml.data.generators._base import GeneratedData, register
+from sciml.data.generators._base import GeneratedData, finite_float, positive_int, register
 from sciml.data.grf import rbf_grf_1d
 
 __all__ = ["generate_diffusion_reaction"]
-
-
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int, or a ValueError naming ``name`` if it is not an integer >= minimum."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    try:
-        as_int = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
-    if as_int < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return as_int
-
-
-def _finite_float(name: str, value: Any, *, positive: bool = False) -> float:
-    """``value`` as a finite float (``> 0`` with ``positive``), else a ValueError naming it."""
-    what = "a finite number > 0" if positive else "a finite number"
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    try:
-        as_float = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be {what}, got {value!r}") from None
-    if not math.isfinite(as_float) or (positive and as_float <= 0):
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return as_float
 
 
 def _laplacian(s: np.ndarray, dx: float) -> np.ndarray:
@@ -214,17 +183,17 @@ def generate_diffusion_reaction(
     RuntimeError
         If Newton's method does not converge or the solution blows up (large ``k T``).
     """
-    n_samples = _positive_int("n_samples", n_samples)
-    sensors = _positive_int("sensors", sensors, 3)
-    time_steps = _positive_int("time_steps", time_steps)
-    n_points = _positive_int("n_points", n_points, 4)
-    max_newton = _positive_int("max_newton", max_newton)
-    D = _finite_float("D", D, positive=True)
-    k = _finite_float("k", k)
-    T = _finite_float("T", T, positive=True)
-    length_scale = _finite_float("length_scale", length_scale, positive=True)
-    newton_tol = _finite_float("newton_tol", newton_tol, positive=True)
-    seed = _positive_int("seed", seed, 0)
+    n_samples = positive_int("n_samples", n_samples)
+    sensors = positive_int("sensors", sensors, 3)
+    time_steps = positive_int("time_steps", time_steps)
+    n_points = positive_int("n_points", n_points, 4)
+    max_newton = positive_int("max_newton", max_newton)
+    D = finite_float("D", D, positive=True)
+    k = finite_float("k", k)
+    T = finite_float("T", T, positive=True)
+    length_scale = finite_float("length_scale", length_scale, positive=True)
+    newton_tol = finite_float("newton_tol", newton_tol, positive=True)
+    seed = positive_int("seed", seed, 0)
 
     u = rbf_grf_1d(
         n_samples, length_scale=length_scale, sensors=sensors, n_points=n_points, seed=seed

@@ -12,8 +12,6 @@ sensor values ``u`` and the solutions ``s`` describe exactly the same input.
 from __future__ import annotations
 
 import math
-import operator
-from typing import Any
 
 import numpy as np
 import scipy.integrate
@@ -21,37 +19,10 @@ import scipy.interpolate
 import torch
 from tqdm.auto import tqdm
 
-from sciml.data.generators._base import GeneratedData, register
+from sciml.data.generators._base import GeneratedData, finite_float, positive_int, register
 from sciml.data.grf import rbf_grf_1d
 
 __all__ = ["generate_antiderivative", "generate_pendulum"]
-
-
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int, or a ValueError naming ``name`` if it is not an integer >= minimum."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    try:
-        as_int = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
-    if as_int < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return as_int
-
-
-def _finite_float(name: str, value: Any, *, positive: bool = False) -> float:
-    """``value`` as a finite float (``> 0`` with ``positive``), else a ValueError naming it."""
-    what = "a finite number > 0" if positive else "a finite number"
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    try:
-        as_float = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be {what}, got {value!r}") from None
-    if not math.isfinite(as_float) or (positive and as_float <= 0):
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return as_float
 
 
 def _grf_inputs(
@@ -118,11 +89,11 @@ def generate_antiderivative(
     ValueError
         If an option is out of range (non-positive counts or length scale).
     """
-    n_samples = _positive_int("n_samples", n_samples)
-    sensors = _positive_int("sensors", sensors, 2)
-    n_points = _positive_int("n_points", n_points, 4)
-    length_scale = _finite_float("length_scale", length_scale, positive=True)
-    seed = _positive_int("seed", seed, 0)
+    n_samples = positive_int("n_samples", n_samples)
+    sensors = positive_int("sensors", sensors, 2)
+    n_points = positive_int("n_points", n_points, 4)
+    length_scale = finite_float("length_scale", length_scale, positive=True)
+    seed = positive_int("seed", seed, 0)
 
     x, u, spline = _grf_inputs(n_samples, length_scale, sensors, n_points, seed)
     primitive = spline.antiderivative()  # zero at x = 0 by construction
@@ -211,16 +182,16 @@ def generate_pendulum(
     RuntimeError
         If the integrator fails on a sample.
     """
-    n_samples = _positive_int("n_samples", n_samples)
-    sensors = _positive_int("sensors", sensors, 2)
-    n_points = _positive_int("n_points", n_points, 4)
-    length_scale = _finite_float("length_scale", length_scale, positive=True)
-    k = _finite_float("k", k)
-    rtol = _finite_float("rtol", rtol, positive=True)
-    atol = _finite_float("atol", atol, positive=True)
+    n_samples = positive_int("n_samples", n_samples)
+    sensors = positive_int("sensors", sensors, 2)
+    n_points = positive_int("n_points", n_points, 4)
+    length_scale = finite_float("length_scale", length_scale, positive=True)
+    k = finite_float("k", k)
+    rtol = finite_float("rtol", rtol, positive=True)
+    atol = finite_float("atol", atol, positive=True)
     if method not in ("RK45", "DOP853"):
         raise ValueError(f"method must be 'RK45' or 'DOP853', got {method!r}")
-    seed = _positive_int("seed", seed, 0)
+    seed = positive_int("seed", seed, 0)
 
     t, u, spline = _grf_inputs(n_samples, length_scale, sensors, n_points, seed)
     s = np.empty((n_samples, sensors, 2))
