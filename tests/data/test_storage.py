@@ -55,7 +55,9 @@ def test_splits_normalizers_and_lazy_loading(tmp_path: Path) -> None:
     torch.testing.assert_close(preloaded[4]["u"], norm[4]["u"])
     fitted = Normalizer.fit(data.outputs["u"][:9])
     torch.testing.assert_close(norm.normalizer("u").std, fitted.std)
-    loader = torch.utils.data.DataLoader(train, batch_size=4, num_workers=2)
+    loader = torch.utils.data.DataLoader(
+        train, batch_size=4, num_workers=2, multiprocessing_context="spawn"
+    )
     batches = list(loader)
     assert sum(b["a"].shape[0] for b in batches) == 9 and batches[0]["a"].shape[1:] == (4, 3)
     with pytest.raises(IndexError):

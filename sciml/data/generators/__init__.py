@@ -8,7 +8,9 @@ from sciml.data.generators import (  # noqa: F401  (imported to register the gen
     burgers,
     darcy,
     diffusion_reaction,
+    diffusion_sorption,
     fe_poisson,
+    navier_stokes,
     ode,
 )
 from sciml.data.generators._base import GENERATORS, GeneratedData, Generator, register

@@ -10,7 +10,7 @@ import numpy.typing as npt
 import torch
 from tqdm.auto import tqdm
 
-from sciml.data.generators._base import GeneratedData, register
+from sciml.data.generators._base import GeneratedData, finite_float, positive_int, register
 from sciml.data.generators.fe_poisson import RTOL, solve_dirichlet
 from sciml.data.grf import periodic_grf
 
@@ -110,13 +110,13 @@ def generate_darcy(
     >>> data.inputs["a_grid"].shape, data.outputs["u"].shape  # doctest: +SKIP
     (torch.Size([2, 9, 9]), torch.Size([2, 81]))
     """
-    _check_int("n_samples", n_samples, 1)
-    _check_int("seed", seed, 0)
-    _check_int("resolution", resolution, 2)
-    _check_positive("tau", tau)
-    _check_positive("a_high", a_high)
-    _check_positive("a_low", a_low)
-    _check_positive("gamma", gamma)
+    positive_int("n_samples", n_samples, 1)
+    positive_int("seed", seed, 0)
+    positive_int("resolution", resolution, 2)
+    finite_float("tau", tau, positive=True)
+    finite_float("a_high", a_high, positive=True)
+    finite_float("a_low", a_low, positive=True)
+    finite_float("gamma", gamma, positive=True)
     if gamma <= 1.0:
         raise ValueError(f"gamma must be > 1 for a 2-D random field, got {gamma}")
     if not _is_real(source) or not math.isfinite(source):
@@ -206,15 +206,5 @@ def _sample_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence(seed, spawn_key=(k,)).generate_state(1)[0])
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 def _is_real(value: Any) -> bool:
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-
-
-def _check_positive(name: str, value: Any) -> None:
-    if not _is_real(value) or not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")

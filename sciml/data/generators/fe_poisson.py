@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from sciml.data.generators._base import GeneratedData, register
+from sciml.data.generators._base import GeneratedData, finite_float, positive_int, register
 
 __all__ = [
     "MESHES",
@@ -139,11 +138,11 @@ def generate_poisson_meshes(
     >>> sorted(data.inputs), data.outputs["u"].shape  # doctest: +SKIP
     (['f', 'g', 'kappa'], torch.Size([2, 884]))
     """
-    _check_int("n_samples", n_samples, 1)
-    _check_int("seed", seed, 0)
-    _check_int("modes", modes, 1)
-    _check_int("level", level, 0)
-    _check_int("degree", degree, 1)
+    positive_int("n_samples", n_samples, 1)
+    positive_int("seed", seed, 0)
+    positive_int("modes", modes, 1)
+    positive_int("level", level, 0)
+    positive_int("degree", degree, 1)
     if level not in (0, 1):
         raise ValueError(f"level must be 0 or 1, got {level!r}")
     if degree not in (1, 2):
@@ -155,7 +154,7 @@ def generate_poisson_meshes(
         ("tau", tau),
         ("gamma", gamma),
     ]:
-        _check_positive(name, value)
+        finite_float(name, value, positive=True)
     path = mesh_path(mesh, level)
 
     from sciml.fem import FunctionSpace, mass
@@ -359,17 +358,3 @@ def solve_dirichlet(
         np.random.set_state(state)  # noqa: NPY002
     x_f = cg(A_ff, b_f, rtol=RTOL, M=M).raise_if_failed().x
     return expand(x_f, free, bc)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_positive(name: str, value: Any) -> None:
-    if not _is_real(value) or not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
