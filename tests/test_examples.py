@@ -99,3 +99,32 @@ def test_plot_train_operator_learns_the_antiderivative(monkeypatch) -> None:
     assert (module.work / "run" / "checkpoint.pt").exists()
     assert (module.work / "run" / "loss.png").exists()
     plt.close("all")
+
+
+def test_plot_deeponet_antiderivative_learns(monkeypatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda: None)
+    module = load("plot_deeponet_antiderivative")
+    assert module.history[-1]["test_loss"] < 0.06
+    assert module.history[-1]["test_loss"] < 0.2 * module.history[0]["train_loss"]
+    plt.close("all")
+
+
+def test_plot_fno_darcy_generalises_to_a_finer_grid(monkeypatch) -> None:
+    import pytest
+
+    pytest.importorskip("dolfinx_solver")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda: None)
+    module = load("plot_fno_darcy")
+    assert float(module.err.mean()) < 0.06
+    assert float(module.err_fine.mean()) < 0.15  # never trained at this resolution
+    plt.close("all")

@@ -3,8 +3,10 @@
 * :class:`DeepONet` -- deep operator network (stacked/unstacked, several outputs, Fourier trunk
   features, POD-DeepONet), Cartesian-product and pointwise layouts.
 * :func:`pod_basis` -- POD modes and mean of training outputs (for POD-DeepONet).
+* :class:`FNO` -- the Fourier neural operator of :mod:`sciml.nn`, re-exported here.
 """
 
+from sciml.nn import FNO
 from sciml.operators.deeponet import DeepONet, pod_basis
 
-__all__ = ["DeepONet", "pod_basis"]
+__all__ = ["FNO", "DeepONet", "pod_basis"]
