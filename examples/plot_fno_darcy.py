@@ -1,5 +1,5 @@
 """
-A Fourier neural operator for Darcy flow, evaluated at twice its training resolution
+Fourier neural operator for Darcy flow, evaluated at twice its training resolution
 ==================================================================================
 
 Darcy flow ``-div(a grad u) = 1`` on the unit square with a piecewise-constant permeability

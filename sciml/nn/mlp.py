@@ -42,7 +42,7 @@ def activation(name: str) -> nn.Module:
 
 @record_init
 class MLP(nn.Module):
-    """Multilayer perceptron ``sizes[0] -> ... -> sizes[-1]`` acting on the last dimension.
+    """Multilayer perceptron from ``sizes[0]`` to ``sizes[-1]`` features on the last dimension.
 
     Parameters
     ----------
