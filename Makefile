@@ -79,6 +79,7 @@ bench: $(STAMP)
 	$(VPY) benchmarks/fem.py
 	$(VPY) benchmarks/implicit.py
 	$(VPY) benchmarks/data.py
+	$(VPY) benchmarks/operators.py
 
 clean:
 	rm -rf build dist *.egg-info
