@@ -165,17 +165,17 @@ def relative_residual(p: Problem, x: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------------- the solvers
-def run_sciml_jacobi(p: Problem) -> Run:
-    """sciml CG with the Jacobi preconditioner; setup is ``jacobi(A)``."""
+def _run_sciml_cg(p: Problem, make_M: Callable[[Any], Any], maxiter: int) -> tuple[Run, Any]:
+    """Time ``M = make_M(A)`` (setup) and sciml ``cg`` with it (solve); also return ``M``."""
     sync(p.device)
     t0 = time.perf_counter()
-    M = jacobi(p.A)
+    M = make_M(p.A)
     sync(p.device)
     t1 = time.perf_counter()
-    sol = cg(p.A, p.b_torch, rtol=RTOL, atol=0.0, M=M, maxiter=MAXITER_JACOBI)
+    sol = cg(p.A, p.b_torch, rtol=RTOL, atol=0.0, M=M, maxiter=maxiter)
     sync(p.device)
     t2 = time.perf_counter()
-    return Run(
+    run = Run(
         setup_s=t1 - t0,
         solve_s=t2 - t1,
         iterations=int(sol.iterations),
@@ -183,30 +183,20 @@ def run_sciml_jacobi(p: Problem) -> Run:
         converged=bool(sol.converged),
         extra={"reason": sol.reason.name},
     )
+    return run, M
+
+
+def run_sciml_jacobi(p: Problem) -> Run:
+    """sciml CG with the Jacobi preconditioner; setup is ``jacobi(A)``."""
+    return _run_sciml_cg(p, jacobi, MAXITER_JACOBI)[0]
 
 
 def run_sciml_amg(p: Problem) -> Run:
     """sciml CG with ``amg(A)`` (smoothed aggregation, defaults); setup is the ``amg`` call."""
-    sync(p.device)
-    t0 = time.perf_counter()
-    M = amg(p.A)
-    sync(p.device)
-    t1 = time.perf_counter()
-    sol = cg(p.A, p.b_torch, rtol=RTOL, atol=0.0, M=M, maxiter=MAXITER_AMG)
-    sync(p.device)
-    t2 = time.perf_counter()
-    return Run(
-        setup_s=t1 - t0,
-        solve_s=t2 - t1,
-        iterations=int(sol.iterations),
-        x=sol.x.cpu().numpy(),
-        converged=bool(sol.converged),
-        extra={
-            "reason": sol.reason.name,
-            "levels": M.num_levels,
-            "operator_complexity": round(M.operator_complexity, 4),
-        },
-    )
+    run, M = _run_sciml_cg(p, amg, MAXITER_AMG)
+    run.extra["levels"] = M.num_levels
+    run.extra["operator_complexity"] = round(M.operator_complexity, 4)
+    return run
 
 
 def run_scipy_jacobi(p: Problem) -> Run:
