@@ -3,7 +3,8 @@
 #   make demo   - run the quickstart example
 #   make test   - lint (ruff), format check, type check (mypy), unit tests (pytest)
 #   make docs   - build the HTML documentation (warnings are errors)
-#   make bench  - run the linear-algebra benchmark
+#   make bench  - run every benchmark (installs the peers of the bench extra)
+#   make bench-operators - the operator-learning benchmark only
 #   make clean  - remove build / docs / cache outputs (keeps .venv)
 #
 # Every target first makes sure .venv exists and holds an editable install of
@@ -25,7 +26,7 @@ PYTHON ?=
 
 PY_OK := import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)
 
-.PHONY: all demo test lint docs bench clean distclean venv
+.PHONY: all demo test lint docs bench bench-operators bench-peers clean distclean venv
 
 all: test
 
@@ -74,12 +75,19 @@ test: lint
 docs: $(STAMP)
 	$(VPY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
-bench: $(STAMP)
+bench: $(STAMP) bench-peers
 	$(VPY) benchmarks/linalg.py
 	$(VPY) benchmarks/fem.py
 	$(VPY) benchmarks/implicit.py
 	$(VPY) benchmarks/data.py
 	$(VPY) benchmarks/operators.py
+
+bench-operators: $(STAMP) bench-peers
+	$(VPY) benchmarks/operators.py
+
+# DeepXDE and neuraloperator: benchmark peers only, never imported by sciml
+bench-peers: $(STAMP)
+	$(VPY) -m pip install --quiet -e ".[bench]"
 
 clean:
 	rm -rf build dist *.egg-info
