@@ -177,7 +177,10 @@ def _marker_vertices(mesh: Mesh) -> dict[str, tuple[int, npt.NDArray[np.int64]]]
     dolfinx = require_dolfinx("sciml.fem.save_fields")
     out = {}
     msh = mesh.dolfinx_mesh
+    tdim = msh.topology.dim
     for name, marker in mesh.markers.items():
+        if marker.dim < tdim:  # entities_to_geometry needs entity -> cell connectivity
+            msh.topology.create_connectivity(marker.dim, tdim)
         nodes = dolfinx.mesh.entities_to_geometry(msh, marker.dim, marker.entities)
         out[name] = (marker.dim, np.asarray(nodes, dtype=np.int64))
     return out

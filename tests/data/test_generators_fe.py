@@ -338,7 +338,7 @@ def test_poisson_attrs(annulus):
         ({"level": 2}, "level"),
         ({"level": 0.0}, "level"),
         ({"degree": 3}, "degree"),
-        ({"kappa_sigma": 0.0}, "kappa_sigma"),
+        ({"kappa_sigma": -0.5}, "kappa_sigma"),
         ({"f_sigma": -1.0}, "f_sigma"),
         ({"g_sigma": math.nan}, "g_sigma"),
         ({"tau": 0}, "tau"),
@@ -363,3 +363,27 @@ def test_poisson_missing_meshes(monkeypatch, tmp_path):
         generate_poisson_meshes(1, mesh="only_coarse", level=1)
     with pytest.raises(ValueError, match="only_coarse"):
         generate_poisson_meshes(1, mesh="annulus")
+
+
+def test_poisson_fields_off_and_data_on_chosen_markers(annulus_space):
+    """Problem B of SPON: kappa = 1, f = GRF + mean, g = 0; and g on one marker only."""
+    V = annulus_space
+    data = generate_poisson_meshes(2, seed=1, mesh="annulus", kappa_sigma=0, g_sigma=0, f_mean=1.0)
+    assert bool((data.inputs["kappa"] == 1).all()) and bool((data.inputs["g"] == 0).all())
+    assert abs(float(data.inputs["f"].mean()) - 1.0) < 0.5
+    mask = data.coords["boundary_dofs"]
+    assert bool((data.outputs["u"][:, mask] == 0).all())
+    for k in range(2):
+        f, u = data.inputs["f"][k], data.outputs["u"][k]
+        assert relative_residual(V, 1.0, f, u, ["inner", "outer"], 0.0) <= 1e-8
+    inner = generate_poisson_meshes(2, seed=1, mesh="annulus", dirichlet="inner")
+    assert inner.attrs["dirichlet_data"] == "inner"
+    g, u = inner.inputs["g"], inner.outputs["u"]
+    outer = torch.from_numpy(np.setdiff1d(V.boundary_dofs("outer"), V.boundary_dofs("inner")))
+    on_inner = torch.from_numpy(V.boundary_dofs("inner"))
+    assert bool((g[:, outer] == 0).all()) and bool((u[:, outer] == 0).all())
+    assert bool((g[:, on_inner] != 0).all()) and torch.equal(u[:, on_inner], g[:, on_inner])
+    with pytest.raises(ValueError, match="boundary markers"):
+        generate_poisson_meshes(1, mesh="annulus", dirichlet="holes")
+    with pytest.raises(ValueError, match=">= 0"):
+        generate_poisson_meshes(1, mesh="annulus", f_sigma=-1.0)

@@ -73,3 +73,14 @@ def test_corrupt_and_missing_files(tmp_path: Path) -> None:
         save_fields(tmp_path / "bad.h5", V, {"u": torch.ones(5)})
     assert not (tmp_path / "bad.h5").exists()
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_hdf5_round_trip_of_a_freshly_refined_mesh(tmp_path: Path) -> None:
+    """A refined mesh has no facet-cell connectivity yet: saving must create it."""
+    V = FunctionSpace(unit_square(3).refine(), "P", 1)
+    x = V.dof_coordinates
+    u = torch.from_numpy(x[:, 0] + 10.0 * x[:, 1])
+    W, fields = load_fields(save_fields(tmp_path / "refined.h5", V, {"u": u}))
+    y = W.dof_coordinates
+    np.testing.assert_allclose(fields["u"].numpy(), y[:, 0] + 10.0 * y[:, 1], atol=1e-13)
+    assert set(W.mesh.markers) == set(V.mesh.markers)

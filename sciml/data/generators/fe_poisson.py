@@ -45,6 +45,8 @@ def generate_poisson_meshes(
     kappa_sigma: float = 2.5,
     f_sigma: float = 7.0,
     g_sigma: float = 7.0,
+    f_mean: float = 0.0,
+    dirichlet: str | None = None,
     tau: float = 3.0,
     gamma: float = 2.0,
     modes: int = 64,
@@ -108,7 +110,13 @@ def generate_poisson_meshes(
     degree : int, default 1
         Polynomial degree of the Lagrange space, 1 or 2.
     kappa_sigma, f_sigma, g_sigma : float, default 2.5, 7, 7
-        Amplitudes of the random fields of ``log(kappa)``, ``f`` and ``g``.
+        Amplitudes of the random fields of ``log(kappa)``, ``f`` and ``g``; 0 turns a field
+        off (``kappa = 1``, ``f = f_mean``, ``g = 0``).
+    f_mean : float, default 0
+        Constant added to the source ``f``.
+    dirichlet : str, optional
+        Comma-separated boundary markers that carry the random Dirichlet data ``g``; the other
+        markers get ``u = 0`` (still Dirichlet). Default: ``g`` on every marker.
     tau, gamma : float, default 3, 2
         Inverse length scale and smoothness of all three fields.
     modes : int, default 64
@@ -147,13 +155,11 @@ def generate_poisson_meshes(
         raise ValueError(f"level must be 0 or 1, got {level!r}")
     if degree not in (1, 2):
         raise ValueError(f"degree must be 1 or 2, got {degree!r}")
-    for name, value in [
-        ("kappa_sigma", kappa_sigma),
-        ("f_sigma", f_sigma),
-        ("g_sigma", g_sigma),
-        ("tau", tau),
-        ("gamma", gamma),
-    ]:
+    for name, value in [("kappa_sigma", kappa_sigma), ("f_sigma", f_sigma), ("g_sigma", g_sigma)]:
+        if finite_float(name, value) < 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}")
+    finite_float("f_mean", f_mean)
+    for name, value in [("tau", tau), ("gamma", gamma)]:
         finite_float(name, value, positive=True)
     path = mesh_path(mesh, level)
 
@@ -164,12 +170,23 @@ def generate_poisson_meshes(
     V = FunctionSpace(msh, "Lagrange", degree)
     markers = boundary_markers(msh)
     boundary = np.unique(np.concatenate([V.boundary_dofs(m) for m in markers]))
+    if dirichlet is None:
+        data_dofs = boundary
+    else:
+        chosen = [m.strip() for m in str(dirichlet).split(",") if m.strip()]
+        unknown = sorted(set(chosen) - set(markers))
+        if not chosen or unknown:
+            raise ValueError(
+                f"dirichlet must name boundary markers of {mesh!r} ({', '.join(markers)}), "
+                f"got {dirichlet!r}"
+            )
+        data_dofs = np.unique(np.concatenate([V.boundary_dofs(m) for m in chosen]))
     amplitude, phi = kl_basis(V, modes=modes, tau=tau, gamma=gamma)
     seeds = np.random.SeedSequence(seed).generate_state(3)
     kappa = torch.exp(_kl_sample(amplitude, phi, n_samples, kappa_sigma, int(seeds[0])))
-    f = _kl_sample(amplitude, phi, n_samples, f_sigma, int(seeds[1]))
+    f = f_mean + _kl_sample(amplitude, phi, n_samples, f_sigma, int(seeds[1]))
     g = torch.zeros_like(f)
-    g[:, boundary] = _kl_sample(amplitude, phi, n_samples, g_sigma, int(seeds[2]))[:, boundary]
+    g[:, data_dofs] = _kl_sample(amplitude, phi, n_samples, g_sigma, int(seeds[2]))[:, data_dofs]
     loads = (mass(V) @ f.T).T.contiguous()  # rows M f_k
 
     u = torch.empty_like(f)
@@ -191,6 +208,8 @@ def generate_poisson_meshes(
         "kappa_sigma": float(kappa_sigma),
         "f_sigma": float(f_sigma),
         "g_sigma": float(g_sigma),
+        "f_mean": float(f_mean),
+        "dirichlet_data": ",".join(markers) if dirichlet is None else str(dirichlet),
         "tau": float(tau),
         "gamma": float(gamma),
         "modes": int(modes),
