@@ -16,6 +16,8 @@ Needs sciml's ``fem`` extra (dolfinx).
   :func:`scatter_vector` -- solve a distributed (MPI) system with the torch solvers on one rank.
 * :func:`l2_norm`, :func:`h1_seminorm`, relative errors, :func:`error_norm` against an exact
   solution.
+* :func:`dof_graph` -- the node graph of a space (edges of the FE sparsity pattern, coordinate
+  features) for graph networks.
 """
 
 from sciml.fem.assembly import (
@@ -27,6 +29,7 @@ from sciml.fem.assembly import (
     stiffness,
 )
 from sciml.fem.dirichlet import DirichletBC, apply_dirichlet, condense, dirichlet, expand
+from sciml.fem.graph import DofGraph, dof_graph
 from sciml.fem.io import load_fields, save_fields, write_fields
 from sciml.fem.norms import (
     error_norm,
@@ -53,6 +56,7 @@ from sciml.fem.transfer import (
 
 __all__ = [
     "DirichletBC",
+    "DofGraph",
     "FunctionSpace",
     "apply_dirichlet",
     "assemble",
@@ -60,6 +64,7 @@ __all__ = [
     "condense",
     "convection",
     "dirichlet",
+    "dof_graph",
     "error_norm",
     "expand",
     "gather_dirichlet",

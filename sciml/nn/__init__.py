@@ -4,11 +4,25 @@
 * :class:`MLP`, :func:`activation` -- fully connected networks.
 * :class:`SpectralConv`, :class:`FNO` -- Fourier neural operator in 1-D, 2-D and 3-D (shared
   here because several methods use it: operator learning, the hard-constraint layers).
+* :class:`GraphNetwork`, :class:`MessagePassing`, :func:`scatter_mean` -- message-passing
+  graph networks in plain torch (SPON's processor on mesh graphs).
 """
 
 from sciml.nn.base import record_init
 from sciml.nn.fno import FNO
+from sciml.nn.graph import GraphNetwork, MessagePassing, check_graph, scatter_mean
 from sciml.nn.mlp import ACTIVATIONS, MLP, activation
 from sciml.nn.spectral import SpectralConv
 
-__all__ = ["ACTIVATIONS", "FNO", "MLP", "SpectralConv", "activation", "record_init"]
+__all__ = [
+    "ACTIVATIONS",
+    "FNO",
+    "MLP",
+    "GraphNetwork",
+    "MessagePassing",
+    "SpectralConv",
+    "activation",
+    "check_graph",
+    "record_init",
+    "scatter_mean",
+]
