@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -74,3 +75,34 @@ def targets_table(targets: list[dict[str, Any]]) -> list[str]:
             f"| {'yes' if t['met'] else 'no'} |"
         )
     return lines
+
+
+def merge_rows(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the results file at ``path`` that ``rows`` do not replace, then ``rows``.
+
+    A row is identified by its ``(case, model)`` pair, so re-running one case of a benchmark
+    replaces that case's rows and keeps the others. New rows get a ``date``.
+    """
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    for r in rows:
+        r.setdefault("date", stamp)
+    old = json.loads(path.read_text())["results"] if path.exists() else []
+    keys = {(r["case"], r["model"]) for r in rows}
+    return [r for r in old if (r["case"], r["model"]) not in keys] + rows
+
+
+def results_document(
+    name: str,
+    config: dict[str, Any],
+    results: list[dict[str, Any]],
+    targets: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The JSON document of a benchmark: name, date, machine, config, results, targets."""
+    return {
+        "benchmark": name,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "config": {**config, "threads": torch.get_num_threads()},
+        "results": results,
+        "targets": targets,
+    }

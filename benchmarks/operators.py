@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime as dt
 import importlib.util
 import json
 import math
@@ -66,7 +65,7 @@ from torch import Tensor, nn
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import fmt, machine_info, targets_table, write_json  # noqa: E402
+from _common import fmt, merge_rows, results_document, targets_table, write_json  # noqa: E402
 
 from sciml.data import generate  # noqa: E402
 from sciml.operators import FNO, DeepONet  # noqa: E402
@@ -592,7 +591,6 @@ def main(argv: list[str] | None = None) -> int:
     }
     if q:
         FNO_DARCY["modes"] = 4
-    old = json.loads(args.out.read_text()) if args.out.exists() else {"results": []}
     rows: list[dict[str, Any]] = []
     darcy: dict[str, Tensor] | None = None
     peers = {"deepxde": "deepxde", "neuralop": "neuralop"}
@@ -622,38 +620,21 @@ def main(argv: list[str] | None = None) -> int:
             if "_printed" not in r:
                 print(f"  {r['model']}: {r['metric']} {r['error']:.3e}, {r['samples_per_s']:.3g}/s")
                 r["_printed"] = True
-    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     for r in rows:
         r.pop("_printed", None)
-        r.setdefault("date", stamp)
-    new = {(r["case"], r["model"]) for r in rows}
-    kept = [r for r in old["results"] if (r["case"], r["model"]) not in new]
-    order = {
-        c: i
-        for i, c in enumerate(
-            [
-                "antiderivative",
-                "diffusion_reaction",
-                "burgers",
-                "darcy",
-                "antiderivative vs DeepXDE",
-            ]
-        )
-    }
-    results = sorted(kept + rows, key=lambda r: order.get(r["case"], 99))
-    data = {
-        "benchmark": "operators",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "config": {
-            "description": __doc__.split("\n\n", 2)[1],
-            "quick": q,
-            "sizes": sizes,
-            "threads": torch.get_num_threads(),
-        },
-        "results": results,
-        "targets": compute_targets(results),
-    }
+    order = [
+        "antiderivative",
+        "diffusion_reaction",
+        "burgers",
+        "darcy",
+        "antiderivative vs DeepXDE",
+    ]
+    results = sorted(
+        merge_rows(args.out, rows),
+        key=lambda r: order.index(r["case"]) if r["case"] in order else len(order),
+    )
+    config = {"description": __doc__.split("\n\n", 2)[1], "quick": q, "sizes": sizes}
+    data = results_document("operators", config, results, compute_targets(results))
     write_json(data, args.out)
     print(render_markdown(data))
     return 0
