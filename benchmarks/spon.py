@@ -7,6 +7,10 @@ already there are kept):
     Problem A: ``-div(k grad u) = 1`` on ``meshes/plate_with_holes_1.msh`` (P1, 5,475 dofs),
     ``k = exp(GRF)`` the input, random Dirichlet data on the three holes and ``u = 0`` on the
     outer sides (``poisson_meshes`` with ``f_sigma=0, f_mean=1, dirichlet="holes"``).
+``large``
+    Problem A with P2 elements on the level-1 plate mesh (21,476 dofs): the single-level SPON
+    against a MultigridSPON over P1 on level 1 (5,475 nodes) and on level 0 (1,453 nodes), same
+    epochs, to measure the time per epoch at >= 20k dofs (``--large-train`` samples).
 ``airfoil``
     Problem B: ``-Laplacian u = f`` on ``meshes/naca0012_channel_1.msh`` (P1, 7,378 dofs), ``f``
     a GRF the input, ``u = 0`` on the whole boundary (``kappa_sigma=0, g_sigma=0``).
@@ -72,7 +76,9 @@ PROBLEMS: dict[str, dict[str, Any]] = {
 }
 
 
-def problem_data(name: str, level: int, n: int, seed: int = 0) -> tuple[FunctionSpace, dict]:
+def problem_data(
+    name: str, level: int, n: int, seed: int = 0, degree: int = 1
+) -> tuple[FunctionSpace, dict]:
     """Space and ``(input, g, u)`` tensors of a problem on one level of its mesh."""
     spec = PROBLEMS[name]
     data = generate(
@@ -82,9 +88,10 @@ def problem_data(name: str, level: int, n: int, seed: int = 0) -> tuple[Function
         chunk_size=n,
         mesh=spec["mesh"],
         level=level,
+        degree=degree,
         **spec["options"],
     )
-    V = FunctionSpace(load(mesh_path(spec["mesh"], level)), "P", 1)
+    V = FunctionSpace(load(mesh_path(spec["mesh"], level)), "P", degree)
     fields = {"a": data.inputs[spec["input"]], "g": data.inputs["g"], "u": data.outputs["u"]}
     return V, fields
 
@@ -236,11 +243,55 @@ def problem_case(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def large_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Single-level SPON vs MultigridSPON at >= 20k dofs (plate, P2 on level 1)."""
+    n_train, n = args.large_train, args.large_train + args.large_test
+    V, d = problem_data("plate", 1, n, degree=2)
+    coarse = [FunctionSpace(load(mesh_path("plate_with_holes", level)), "P", 1) for level in (0, 1)]
+    markers = boundary_markers(V.mesh)
+    scales = {
+        "input_scale": float(d["a"][:n_train].std()),
+        "output_scale": float(d["u"][:n_train].std()),
+    }
+    models = {
+        f"SPON (graph net, {args.layers} steps)": lambda: SPON(
+            V, V, bcs=markers, hidden=args.hidden, layers=args.layers, **scales
+        ),
+        f"MultigridSPON (P1 levels 0 and 1; {args.layers} steps on level 0, 1 light)": lambda: (
+            MultigridSPON(
+                V, V, coarse, bcs=markers, hidden=args.hidden, heavy=args.layers, **scales
+            )
+        ),
+    }
+    rows = []
+    for name, build in models.items():
+        torch.manual_seed(0)
+        model = build()
+        run = train(model, model, V, d, n_train, epochs=args.epochs)
+        rows.append(
+            {
+                "case": "plate P2 (>= 20k dofs)",
+                "model": name,
+                "dofs": V.num_dofs,
+                "train_samples": n_train,
+                "test_samples": n - n_train,
+                "parameters": count(model),
+                "epochs": run["epochs"],
+                "train_seconds": run["seconds"],
+                "seconds_per_epoch": run["seconds"] / run["epochs"],
+                **evaluate(model, V, d, n_train, model.bc_dofs),
+                "history": run["history"],
+            }
+        )
+    return rows
+
+
 def transfer_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     """A SPON trained on the level-0 plate mesh, evaluated on the level-1 mesh (4x the cells).
 
     (a) Through the FE transfer operators: the level-1 inputs and Dirichlet data are interpolated
-    onto level 0, the model predicts there, and the prediction is interpolated back to level 1.
+    onto level 0, the model predicts there, the prediction is interpolated back to level 1 and
+    the level-1 Dirichlet values are imposed on its boundary dofs.
     (b) The trained weights run directly on the level-1 graph.
     """
     n_train = args.n_train
@@ -261,7 +312,10 @@ def transfer_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         g_ext = fine.lift(g[:, fine.bc_dofs].double())
         a0, g0 = (down @ a.T).T, (down @ g_ext.T).T
         u0 = model(a0, g0[:, model.bc_dofs])
-        return (up @ u0.double().T).T
+        u1 = (up @ u0.double().T).T
+        # the interpolated boundary is the coarse polygon's: put the fine Dirichlet values back
+        u1[:, fine.bc_dofs] = g[:, fine.bc_dofs].double()
+        return u1
 
     same_mesh = evaluate(
         model, V0, problem_data("plate", 0, args.n_test, seed=1)[1], 0, model.bc_dofs
@@ -312,6 +366,24 @@ def render_markdown(data: dict[str, Any]) -> str:
 def compute_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Target rows of the SPON issue from the rows present."""
     targets = []
+    large = {r["model"].split(" ")[0]: r for r in rows if r["case"].startswith("plate P2")}
+    if "SPON" in large and "MultigridSPON" in large:
+        single, multi = large["SPON"], large["MultigridSPON"]
+        speedup = single["seconds_per_epoch"] / multi["seconds_per_epoch"]
+        targets += [
+            {
+                "name": f"plate P2 ({single['dofs']:,} dofs): SPON / MultigridSPON time per epoch",
+                "measured": speedup,
+                "target": ">= 2",
+                "met": bool(speedup >= 2),
+            },
+            {
+                "name": "plate P2: MultigridSPON / SPON relative L2 test error (same epochs)",
+                "measured": multi["error"] / single["error"],
+                "target": "<= 1",
+                "met": bool(multi["error"] <= single["error"]),
+            },
+        ]
     for case in ("plate", "airfoil"):
         case_rows = {r["model"].split(" ")[0]: r for r in rows if r["case"] == case}
         spon, deeponet = case_rows.get("SPON"), case_rows.get("DeepONet")
@@ -341,12 +413,14 @@ def compute_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     """Run the cases and merge their rows into the JSON results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    choices = [*PROBLEMS, "transfer"]
+    choices = [*PROBLEMS, "large", "transfer"]
     parser.add_argument("--cases", nargs="+", choices=choices, default=choices)
     parser.add_argument("--level", type=int, default=1, help="mesh level of the training data")
     parser.add_argument("--n-train", type=int, default=120)
     parser.add_argument("--n-test", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--large-train", type=int, default=48, help="samples of the large case")
+    parser.add_argument("--large-test", type=int, default=16)
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
@@ -358,11 +432,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.n_train, args.n_test, args.epochs, args.hidden, args.layers = 8, 4, 1, 8, 2
+        args.large_train, args.large_test = 4, 2
     rows: list[dict[str, Any]] = []
     for case in args.cases:
         t0 = time.perf_counter()
         load_before = os.getloadavg()[0]
-        new = transfer_rows(args) if case == "transfer" else problem_case(case, args)
+        runner = {"transfer": transfer_rows, "large": large_rows}.get(case)
+        new = runner(args) if runner else problem_case(case, args)
         for r in new:
             r["load_average_before"] = load_before
             print(f"  {r['case']} | {r['model']}: error {r['error']:.3f}", flush=True)
