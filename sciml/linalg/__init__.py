@@ -8,11 +8,13 @@ or networks. The main pieces:
 * :func:`cg`, :func:`minres`, :func:`gmres`, :func:`fcg` -- batched Krylov solvers with a
   SciPy-compatible call, returning a :class:`Solution`.
 * :func:`jacobi`, :func:`amg` -- preconditioners.
+* :func:`petsc_solve` -- PETSc's KSP/PC (ICC, GAMG, ...) on the same matrices and result type.
 * :func:`solve` -- a linear solve with gradients by the adjoint method.
 """
 
-from sciml.linalg.gallery import poisson2d
+from sciml.linalg.gallery import grid_faces, poisson2d, poisson_grid
 from sciml.linalg.krylov import cg, fcg, gmres, minres
+from sciml.linalg.lanczos import RitzPairs, lanczos
 from sciml.linalg.operator import (
     DenseOperator,
     DiagonalOperator,
@@ -21,6 +23,7 @@ from sciml.linalg.operator import (
     MatrixFreeOperator,
     as_operator,
 )
+from sciml.linalg.petsc import petsc_solve, to_petsc
 from sciml.linalg.precond import AMGLevel, AMGPreconditioner, JacobiPreconditioner, amg, jacobi
 from sciml.linalg.solution import ConvergenceError, Reason, Solution
 from sciml.linalg.solve import solve
@@ -37,6 +40,7 @@ __all__ = [
     "LinearOperator",
     "MatrixFreeOperator",
     "Reason",
+    "RitzPairs",
     "Solution",
     "SparseMatrix",
     "amg",
@@ -44,8 +48,13 @@ __all__ = [
     "cg",
     "fcg",
     "gmres",
+    "grid_faces",
     "jacobi",
+    "lanczos",
     "minres",
+    "petsc_solve",
     "poisson2d",
+    "poisson_grid",
     "solve",
+    "to_petsc",
 ]

@@ -25,6 +25,7 @@ def fcg(
     maxiter: int | None = None,
     M: Any = None,
     truncation: int = 2,
+    true_residual: bool = False,
     callback: Callback | None = None,
 ) -> Solution:
     """Solve an SPD system by flexible CG, which tolerates nonlinear or learned preconditioners.
@@ -50,6 +51,10 @@ def fcg(
         Maps a residual block ``(n, k)`` to search directions; need not be linear or symmetric.
     truncation : int, default 2
         Number of previous directions each new one is A-orthogonalised against.
+    true_residual : bool, default False
+        Recompute ``r = b - A x`` after every step (one more product with ``A``) instead of
+        updating it by ``r -= alpha A d``; with a nonlinear ``M`` this keeps the directions
+        computed from the residual of the actual iterate (as the DCDM paper does).
     callback : callable, optional
         ``callback(x)`` after each iteration.
 
@@ -88,6 +93,8 @@ def fcg(
         )
         alpha = safe_div(vecdot(d, R), dq, P.active)
         d, q, R = P.step(alpha, d, q, R)
+        if true_residual:
+            R = torch.where(P.active.unsqueeze(0), P.residual(P.X), torch.zeros_like(R))
         previous.append((d, q, torch.where(P.active, dq, torch.ones_like(dq))))
         rnorm = colnorm(R)
         P.record(rnorm)
