@@ -1,0 +1,179 @@
+"""The DCDM solver: learned search directions, A-orthogonalised, with the true residual."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from sciml.dcdm.scenes import GridPoisson
+from sciml.dcdm.training import directions
+from sciml.linalg import Solution, SparseMatrix, fcg
+from sciml.linalg.krylov._common import Callback
+
+__all__ = ["LearnedDirections", "dcdm"]
+
+
+class LearnedDirections:
+    """A direction network as an operator ``r -> d`` for :func:`sciml.linalg.fcg` (as ``M``).
+
+    Each residual column is normalised to unit length (the network was trained on unit
+    right-hand sides), scattered onto the grid, passed through the network in its own dtype
+    and device, and gathered back on the fluid cells.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        ``(batch, 1, *grid) -> (batch, 1, *grid)``, e.g. :class:`DCDMNet`; put in eval mode.
+    system : GridPoisson
+        The grid the unknowns live on.
+
+    Raises
+    ------
+    ValueError
+        If the network's dimension differs from the grid's.
+    """
+
+    def __init__(self, model: nn.Module, system: GridPoisson) -> None:
+        dim = getattr(model, "dim", system.dim)
+        if dim != system.dim:
+            raise ValueError(f"the network is {dim}-D but the grid is {system.dim}-D")
+        self.model = model.eval()
+        self.system = system
+        param = next(model.parameters())
+        self.net_system = system.to(device=param.device)
+        self.calls = 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n, n)``."""
+        return (self.system.n, self.system.n)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Dtype of the vectors it acts on (the matrix's)."""
+        return self.system.matrix.dtype
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the vectors it acts on (the matrix's)."""
+        return self.system.matrix.device
+
+    @torch.no_grad()
+    def matvec(self, r: Tensor) -> Tensor:
+        """Directions for residuals ``(n,)`` or ``(n, k)``."""
+        block = r.reshape(r.shape[0], -1)
+        norm = torch.linalg.vector_norm(block, dim=0).clamp_min(torch.finfo(block.dtype).tiny)
+        param = next(self.model.parameters())
+        d = directions(self.model, self.net_system, (block / norm).to(param.device))
+        self.calls += 1
+        return d.to(device=r.device, dtype=r.dtype).reshape(r.shape)
+
+    def __matmul__(self, r: Tensor) -> Tensor:
+        return self.matvec(r)
+
+
+def _check_symmetric(A: SparseMatrix) -> None:
+    S = A.to_scipy()
+    diff = abs(S - S.T).max() if S.nnz else 0.0
+    scale = abs(S).max() if S.nnz else 1.0
+    if diff > 1e-12 * scale:
+        raise ValueError(f"A is not symmetric (max |A - A^T| = {diff:.3e}); DCDM needs SPD A")
+    if bool((A.diagonal() <= 0).any()):
+        raise ValueError("A has a non-positive diagonal entry, so it is not SPD; DCDM needs SPD A")
+
+
+def dcdm(
+    A: GridPoisson | SparseMatrix,
+    b: Tensor,
+    model: nn.Module,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 0.0,
+    maxiter: int | None = None,
+    k: int = 2,
+    x0: Tensor | None = None,
+    callback: Callback | None = None,
+    fluid: np.ndarray | None = None,
+) -> Solution:
+    """Solve ``A x = b`` by the deep conjugate direction method (Kaneda et al., ICML 2023).
+
+    Each iteration: ``d = f(r / ||r||)`` from the network, A-orthogonalised against the last
+    ``k`` directions, step ``alpha = d.r / d.A d``, ``x += alpha d``, then the true residual
+    ``r = b - A x`` (:func:`sciml.linalg.fcg` with ``M`` = :class:`LearnedDirections` and
+    ``true_residual=True``). Whatever the network returns, each step minimises the A-norm of
+    the error along ``d``, so the error never grows; a direction with ``d.A d <= 0`` or a
+    non-finite one ends the solve with that reason.
+
+    Parameters
+    ----------
+    A : GridPoisson or SparseMatrix
+        The system; a bare matrix needs the ``fluid`` mask of its grid.
+    b : torch.Tensor
+        ``(n,)`` or ``(n, k)`` in the matrix's dtype and device.
+    model : torch.nn.Module
+        A grid network such as :class:`DCDMNet` or :func:`pretrained`; may sit on another
+        device or dtype than ``A`` (e.g. float32 on CUDA).
+    rtol, atol : float
+        Stop when ``||b - A x|| <= max(rtol ||b||, atol)``.
+    maxiter : int, optional
+        Default ``10 n``.
+    k : int, default 2
+        Previous directions to A-orthogonalise against.
+    x0 : torch.Tensor, optional
+    callback : callable, optional
+        ``callback(x)`` after each iteration.
+    fluid : numpy.ndarray of bool, optional
+        Grid mask when ``A`` is a bare matrix (unknowns = fluid cells in C order).
+
+    Returns
+    -------
+    Solution
+
+    Raises
+    ------
+    ValueError, TypeError
+        If ``A`` is not symmetric or has a non-positive diagonal, the grid does not match the
+        matrix or the network, or ``b`` is malformed (see :func:`sciml.linalg.cg`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sciml.dcdm import GridPoisson, dcdm, obstacle_scene, pretrained
+    >>> system = GridPoisson(obstacle_scene((48, 48), count=4, seed=3))
+    >>> b = torch.ones(system.n, dtype=torch.float64)
+    >>> sol = dcdm(system, b, pretrained(2), rtol=1e-6, maxiter=200)
+    >>> bool(sol.converged)
+    True
+    """
+    if isinstance(A, GridPoisson):
+        system = A
+    elif isinstance(A, SparseMatrix):
+        if fluid is None:
+            raise ValueError("a bare matrix needs the fluid mask of its grid: pass fluid=...")
+        fluid = np.asarray(fluid, dtype=bool)
+        if int(fluid.sum()) != A.shape[0]:
+            raise ValueError(
+                f"the grid has {int(fluid.sum())} fluid cells but A is {A.shape[0]}x{A.shape[1]}"
+            )
+        system = object.__new__(GridPoisson)
+        system.fluid, system.dirichlet, system.matrix = fluid, "all", A
+        system.cells = torch.as_tensor(np.flatnonzero(fluid), device=A.device)
+    else:
+        raise TypeError(f"A must be a GridPoisson or SparseMatrix, got {type(A)!r}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    _check_symmetric(system.matrix)
+    M = LearnedDirections(model, system)
+    return fcg(
+        system.matrix,
+        b,
+        x0,
+        rtol=rtol,
+        atol=atol,
+        maxiter=maxiter,
+        M=M,
+        truncation=k,
+        true_residual=True,
+        callback=callback,
+    )

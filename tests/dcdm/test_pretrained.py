@@ -1,0 +1,67 @@
+"""The shipped DCDM weights: they load, and they solve scenes they never saw."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse.linalg as spla
+import torch
+
+from sciml.dcdm import (
+    VARIANTS,
+    DCDMNet,
+    GridPoisson,
+    dcdm,
+    divergence_rhs,
+    obstacle_scene,
+    pretrained,
+    pretrained_info,
+)
+from sciml.linalg import Reason, cg
+
+# the function sciml.dcdm.pretrained shadows the module of the same name
+shipped = importlib.import_module("sciml.dcdm.pretrained")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_pretrained_2d_solves_an_unseen_obstacle_scene(variant: str) -> None:
+    model = pretrained(2, variant=variant)
+    assert isinstance(model, DCDMNet) and not model.training
+    info = pretrained_info(2, variant)
+    assert "sciml.dcdm.reproduce" in info["command"]
+    assert info["history"][-1]["test_loss"] < 0.1  # trained, not a random network
+    scene = GridPoisson(obstacle_scene((48, 40), count=5, seed=123))
+    b = divergence_rhs(scene, seed=7)
+    sol = dcdm(scene, b, model, rtol=1e-8, maxiter=300)
+    assert sol.converged and sol.reason is Reason.CONVERGED
+    exact = spla.spsolve(scene.matrix.to_scipy().tocsc(), b.numpy())
+    assert np.linalg.norm(sol.x.numpy() - exact) <= 1e-6 * np.linalg.norm(exact)
+    plain = cg(scene.matrix, b, rtol=1e-8)
+    assert 3 * int(sol.iterations) < int(plain.iterations)
+
+
+def test_pretrained_bad_requests(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="dim 2 and 3"):
+        pretrained(4)
+    with pytest.raises(ValueError, match="variant"):
+        pretrained(2, variant="huge")
+    monkeypatch.setattr(shipped, "WEIGHTS", tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"sciml\.dcdm\.reproduce --dim 2"):
+        pretrained(2)
+
+
+def test_save_weights_round_trip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = DCDMNet(3, channels=4, multilevel=True)
+    with torch.no_grad():
+        net.gate.fill_(0.5)  # the coarse levels take part
+    shipped.save_weights(net, tmp_path / "dcdm_3d.pt", {"note": "test"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dcdm_3d.pt"]  # no temporary left
+    monkeypatch.setattr(shipped, "WEIGHTS", tmp_path)
+    back = pretrained(3, dtype=torch.float64)  # init_args rebuild the multilevel network
+    assert back.multilevel and pretrained_info(3) == {"note": "test"}
+    r = torch.randn(2, 1, 9, 8, 7, dtype=torch.float64)
+    assert torch.allclose(back(r), net.double()(r), atol=1e-12)
