@@ -77,18 +77,20 @@ def targets_table(targets: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def merge_rows(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def merge_rows(
+    path: Path, rows: list[dict[str, Any]], key: tuple[str, ...] = ("case", "model")
+) -> list[dict[str, Any]]:
     """Rows of the results file at ``path`` that ``rows`` do not replace, then ``rows``.
 
-    A row is identified by its ``(case, model)`` pair, so re-running one case of a benchmark
-    replaces that case's rows and keeps the others. New rows get a ``date``.
+    A row is identified by its ``key`` fields (default ``(case, model)``), so re-running one
+    case of a benchmark replaces that case's rows and keeps the others. New rows get a ``date``.
     """
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     for r in rows:
         r.setdefault("date", stamp)
     old = json.loads(path.read_text())["results"] if path.exists() else []
-    keys = {(r["case"], r["model"]) for r in rows}
-    return [r for r in old if (r["case"], r["model"]) not in keys] + rows
+    keys = {tuple(r[k] for k in key) for r in rows}
+    return [r for r in old if tuple(r[k] for k in key) not in keys] + rows
 
 
 def results_document(

@@ -43,7 +43,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from sciml.linalg import SparseMatrix, amg, cg, jacobi, poisson2d
+from sciml.linalg import SparseMatrix, amg, cg, jacobi, poisson2d, to_petsc
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -165,14 +165,16 @@ def relative_residual(p: Problem, x: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------------- the solvers
-def _run_sciml_cg(p: Problem, make_M: Callable[[Any], Any], maxiter: int) -> tuple[Run, Any]:
+def _run_sciml_cg(
+    p: Problem, make_M: Callable[[Any], Any], maxiter: int, rtol: float = RTOL
+) -> tuple[Run, Any]:
     """Time ``M = make_M(A)`` (setup) and sciml ``cg`` with it (solve); also return ``M``."""
     sync(p.device)
     t0 = time.perf_counter()
     M = make_M(p.A)
     sync(p.device)
     t1 = time.perf_counter()
-    sol = cg(p.A, p.b_torch, rtol=RTOL, atol=0.0, M=M, maxiter=maxiter)
+    sol = cg(p.A, p.b_torch, rtol=rtol, atol=0.0, M=M, maxiter=maxiter)
     sync(p.device)
     t2 = time.perf_counter()
     run = Run(
@@ -191,9 +193,9 @@ def run_sciml_jacobi(p: Problem) -> Run:
     return _run_sciml_cg(p, jacobi, MAXITER_JACOBI)[0]
 
 
-def run_sciml_amg(p: Problem) -> Run:
+def run_sciml_amg(p: Problem, rtol: float = RTOL) -> Run:
     """sciml CG with ``amg(A)`` (smoothed aggregation, defaults); setup is the ``amg`` call."""
-    run, M = _run_sciml_cg(p, amg, MAXITER_AMG)
+    run, M = _run_sciml_cg(p, amg, MAXITER_AMG, rtol)
     run.extra["levels"] = M.num_levels
     run.extra["operator_complexity"] = round(M.operator_complexity, 4)
     return run
@@ -268,20 +270,16 @@ def _petsc() -> Any:
 
 def run_petsc_gamg(p: Problem) -> Run:
     """PETSc CG + GAMG on one process; setup is ``KSPSetUp``, the CSR copy is timed apart."""
+    return run_petsc_cg(p, "gamg")
+
+
+def run_petsc_cg(p: Problem, pc: str, rtol: float = RTOL, maxiter: int = MAXITER_AMG) -> Run:
+    """PETSc CG with the preconditioner ``pc`` (``"gamg"``, ``"icc"``, ``"none"``...) on one
+    process; setup is ``KSPSetUp``, the CSR copy is timed apart."""
     PETSc = _petsc()
-    A = p.A_scipy
     comm = PETSc.COMM_SELF
     t0 = time.perf_counter()
-    mat = PETSc.Mat().createAIJ(
-        size=A.shape,
-        csr=(
-            A.indptr.astype(PETSc.IntType, copy=False),
-            A.indices.astype(PETSc.IntType, copy=False),
-            A.data.astype(PETSc.ScalarType, copy=False),
-        ),
-        comm=comm,
-    )
-    mat.assemble()
+    mat = to_petsc(p.A)
     b = mat.createVecLeft()
     b.array[:] = p.b
     x = mat.createVecRight()
@@ -292,8 +290,8 @@ def run_petsc_gamg(p: Problem) -> Run:
         t1 = time.perf_counter()
         ksp.setOperators(mat)
         ksp.setType(PETSc.KSP.Type.CG)
-        ksp.getPC().setType(PETSc.PC.Type.GAMG)
-        ksp.setTolerances(rtol=RTOL, atol=0.0, max_it=MAXITER_AMG)
+        ksp.getPC().setType(pc)
+        ksp.setTolerances(rtol=rtol, atol=0.0, max_it=maxiter)
         ksp.setNormType(PETSc.KSP.NormType.UNPRECONDITIONED)
         ksp.setInitialGuessNonzero(False)
         ksp.setUp()

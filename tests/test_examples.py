@@ -146,3 +146,21 @@ def test_plot_spon_plate_with_holes_beats_its_lifting(monkeypatch) -> None:
     assert float(module.error.mean()) < 0.8 * float(module.lift_error.mean())
     assert float(module.error.mean()) < 0.1
     plt.close("all")
+
+
+def test_plot_dcdm_obstacles_beats_cg_and_icc(monkeypatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda: None)
+    module = load("plot_dcdm_obstacles")
+    its = {name: value[0] for name, value in module.results.items()}
+    for name, history in module.histories.items():
+        assert history[-1] <= module.rtol * 1.01, name  # every solver reached the tolerance
+    assert its["DCDM (paper network)"] * 5 < its["CG"]
+    if "IC-PCG (PETSc ICC(0))" in its:
+        assert its["DCDM (paper network)"] < its["IC-PCG (PETSc ICC(0))"]
+    assert module.pressure.shape == (module.n, module.n)
+    plt.close("all")

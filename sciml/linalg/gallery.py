@@ -112,8 +112,8 @@ def poisson_grid(
     --------
     >>> import numpy as np
     >>> A = poisson_grid(np.ones((4, 4), dtype=bool))
-    >>> A.shape, float(A.to_dense().sum())  # row sums = open faces touched
-    ((16, 16), 8.0)
+    >>> A.shape, float(A.to_dense().sum())  # row sums = open faces touched; 4 x 4 in all
+    ((16, 16), 16.0)
     """
     fluid = np.asarray(fluid)
     if fluid.dtype != np.bool_:

@@ -77,7 +77,8 @@ def lanczos(
     >>> import torch
     >>> from sciml.linalg import lanczos, poisson2d
     >>> pairs = lanczos(poisson2d(8), 64)  # 64 = n: every eigenvalue
-    >>> bool(abs(pairs.values[0] - 2 * (2 - 2 * torch.cos(torch.tensor(torch.pi / 9)))) < 1e-10)
+    >>> lowest = 2 * (2 - 2 * torch.cos(torch.tensor(torch.pi / 9, dtype=torch.float64)))
+    >>> bool(abs(pairs.values[0] - lowest) < 1e-10)
     True
     """
     op = as_operator(A)

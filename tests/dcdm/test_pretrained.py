@@ -65,3 +65,16 @@ def test_save_weights_round_trip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert back.multilevel and pretrained_info(3) == {"note": "test"}
     r = torch.randn(2, 1, 9, 8, 7, dtype=torch.float64)
     assert torch.allclose(back(r), net.double()(r), atol=1e-12)
+
+
+def test_pretrained_3d_solves_an_unseen_obstacle_scene() -> None:
+    model = pretrained(3)
+    assert model.dim == 3
+    assert pretrained_info(3)["history"][-1]["test_loss"] < 0.1
+    scene = GridPoisson(obstacle_scene((14, 12, 16), count=3, seed=4))
+    b = divergence_rhs(scene, seed=1)
+    sol = dcdm(scene, b, model, rtol=1e-8, maxiter=300)
+    assert sol.converged
+    exact = spla.spsolve(scene.matrix.to_scipy().tocsc(), b.numpy())
+    assert np.linalg.norm(sol.x.numpy() - exact) <= 1e-6 * np.linalg.norm(exact)
+    assert 2 * int(sol.iterations) < int(cg(scene.matrix, b, rtol=1e-8).iterations)

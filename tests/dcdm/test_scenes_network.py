@@ -123,4 +123,4 @@ def test_multilevel_network_sees_the_whole_grid_with_the_same_weights() -> None:
     assert net3(torch.randn(1, 1, 20, 12, 9)).shape == (1, 1, 20, 12, 9)
     # the gate starts at zero: a fresh multilevel network is the single-grid network
     fresh = DCDMNet(2, channels=4, multilevel=True)
-    assert float(fresh.gate) == 0.0
+    assert float(fresh.gate.detach()) == 0.0
