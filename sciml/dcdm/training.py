@@ -125,7 +125,7 @@ def write_ritz_dataset(
 
 
 def directions(model: nn.Module, system: GridPoisson, r: Tensor) -> Tensor:
-    """The network applied to residuals of the unknowns: ``(n, k) -> (n, k)`` (differentiable).
+    """Directions from a grid network for residual columns of the unknowns (differentiable).
 
     Parameters
     ----------
