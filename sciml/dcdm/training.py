@@ -146,9 +146,10 @@ def directions(model: nn.Module, system: GridPoisson, r: Tensor) -> Tensor:
 
 
 def scale_invariant_loss(A: SparseMatrix, b: Tensor, q: Tensor) -> Tensor:
-    """``mean_j || b_j - A q_j (q_j . b_j) / (q_j . A q_j) ||^2`` (Kaneda et al., eq. 6).
+    """The scale-invariant loss of DCDM (Kaneda et al., eq. 6).
 
-    The residual left by the best multiple of ``q`` along ``b``: invariant to scaling ``q``.
+    ``mean_j || b_j - A q_j (q_j . b_j) / (q_j . A q_j) ||^2``: the residual left after the
+    exact line search along ``q`` from ``x = 0``; invariant to scaling ``q``.
 
     Parameters
     ----------

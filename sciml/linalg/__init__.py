@@ -23,7 +23,7 @@ from sciml.linalg.operator import (
     MatrixFreeOperator,
     as_operator,
 )
-from sciml.linalg.petsc import petsc_solve, to_petsc
+from sciml.linalg.petsc import TorchPC, petsc_solve, to_petsc
 from sciml.linalg.precond import AMGLevel, AMGPreconditioner, JacobiPreconditioner, amg, jacobi
 from sciml.linalg.solution import ConvergenceError, Reason, Solution
 from sciml.linalg.solve import solve
@@ -43,6 +43,7 @@ __all__ = [
     "RitzPairs",
     "Solution",
     "SparseMatrix",
+    "TorchPC",
     "amg",
     "as_operator",
     "cg",

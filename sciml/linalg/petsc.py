@@ -17,7 +17,7 @@ from torch import Tensor
 from sciml.linalg.solution import Reason, Solution
 from sciml.linalg.sparse import SparseMatrix
 
-__all__ = ["petsc_solve", "to_petsc"]
+__all__ = ["TorchPC", "petsc_solve", "to_petsc"]
 
 
 def _petsc() -> Any:
@@ -64,6 +64,56 @@ def to_petsc(A: SparseMatrix) -> Any:
     return mat
 
 
+class TorchPC:
+    """Any sciml operator ``r -> M r`` as the context of a PETSc ``python`` preconditioner.
+
+    Lets PETSc KSPs (CG for a fixed SPD ``M``; FCG or GMRES for a nonlinear or learned one such
+    as the DCDM network) use the torch preconditioners of :mod:`sciml.linalg` -- AMG cycles,
+    Jacobi, networks -- inside an existing PETSc/dolfinx solver setup::
+
+        pc = ksp.getPC()
+        pc.setType("python")
+        pc.setPythonContext(TorchPC(amg(A)))
+
+    Vectors are copied between PETSc and torch (and to ``M``'s device) at each application.
+
+    Parameters
+    ----------
+    M : LinearOperator
+        Anything with ``matvec`` (or ``@``), ``shape`` ``(n, n)``, ``dtype`` and ``device``.
+
+    Attributes
+    ----------
+    applications : int
+        How many times PETSc applied the preconditioner.
+    """
+
+    def __init__(self, M: Any) -> None:
+        if not (hasattr(M, "matvec") or hasattr(M, "__matmul__")):
+            raise TypeError(f"M must be an operator with matvec, got {type(M).__name__}")
+        shape = tuple(getattr(M, "shape", ()))
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise ValueError(f"M must be a square operator, got shape {shape}")
+        self.M = M
+        self.n = int(shape[0])
+        self.dtype: torch.dtype = getattr(M, "dtype", torch.float64)
+        self.device = torch.device(getattr(M, "device", "cpu"))
+        self.applications = 0
+
+    def setUp(self, pc: Any) -> None:
+        """Check that the operator PETSc sets up matches ``M``'s size."""
+        n, m = pc.getOperators()[0].getSize()
+        if (n, m) != (self.n, self.n):
+            raise ValueError(f"the KSP's matrix is {n}x{m} but M is {self.n}x{self.n}")
+
+    def apply(self, pc: Any, x: Any, y: Any) -> None:
+        """``y = M x`` (PETSc's ``PCApply``)."""
+        r = torch.tensor(x.getArray(readonly=True), dtype=self.dtype, device=self.device)
+        z = self.M.matvec(r) if hasattr(self.M, "matvec") else self.M @ r
+        y.setArray(z.detach().to("cpu", torch.float64).numpy())
+        self.applications += 1
+
+
 def petsc_solve(
     A: SparseMatrix,
     b: Tensor,
@@ -74,6 +124,7 @@ def petsc_solve(
     atol: float = 0.0,
     maxiter: int | None = None,
     options: Mapping[str, Any] | None = None,
+    M: Any = None,
 ) -> Solution:
     """Solve ``A x = b`` with a PETSc KSP on one process; stop on the true residual norm.
 
@@ -97,6 +148,10 @@ def petsc_solve(
         Default ``10 n``.
     options : mapping, optional
         Extra PETSc options set on this solver's prefix, e.g. ``{"pc_factor_levels": 1}``.
+    M : LinearOperator, optional
+        A sciml preconditioner (``amg(A)``, a network operator, ...) applied through
+        :class:`TorchPC`; then ``pc`` is ignored. Use ``ksp="fcg"`` or ``"fgmres"`` when ``M``
+        varies between applications.
 
     Returns
     -------
@@ -139,7 +194,11 @@ def petsc_solve(
             opts[prefix + key] = value
         solver.setOperators(mat)
         solver.setType(ksp)
-        solver.getPC().setType(pc)
+        if M is None:
+            solver.getPC().setType(pc)
+        else:
+            solver.getPC().setType("python")
+            solver.getPC().setPythonContext(TorchPC(M))
         solver.setNormType(PETSc.KSP.NormType.UNPRECONDITIONED)
         solver.setTolerances(
             rtol=rtol, atol=atol, max_it=int(maxiter if maxiter is not None else 10 * n)

@@ -78,3 +78,25 @@ def test_pretrained_3d_solves_an_unseen_obstacle_scene() -> None:
     exact = spla.spsolve(scene.matrix.to_scipy().tocsc(), b.numpy())
     assert np.linalg.norm(sol.x.numpy() - exact) <= 1e-6 * np.linalg.norm(exact)
     assert 2 * int(sol.iterations) < int(cg(scene.matrix, b, rtol=1e-8).iterations)
+
+
+def test_pretrained_network_inside_a_petsc_ksp_gives_the_same_iterations() -> None:
+    pytest.importorskip("dolfinx_solver")
+    from sciml.dcdm import LearnedDirections
+    from sciml.linalg import petsc_solve
+
+    scene = GridPoisson(obstacle_scene((40, 40), count=4, seed=9))
+    b = divergence_rhs(scene, seed=3)
+    model = pretrained(2)
+    ours = dcdm(scene, b, model, rtol=1e-8, k=2)
+    theirs = petsc_solve(
+        scene.matrix,
+        b,
+        ksp="fcg",
+        M=LearnedDirections(model, scene),
+        rtol=1e-8,
+        options={"ksp_fcg_mmax": 2},  # PETSc's truncation = DCDM's k
+    )
+    assert ours.converged and theirs.converged
+    assert abs(int(ours.iterations) - int(theirs.iterations)) <= 1
+    assert torch.linalg.vector_norm(theirs.x - ours.x) <= 1e-6 * torch.linalg.vector_norm(ours.x)

@@ -54,3 +54,23 @@ def test_bad_input() -> None:
         petsc_solve(A, bad)
     with pytest.raises(TypeError, match="SparseMatrix"):
         petsc_solve(A.to_dense(), bad)  # type: ignore[arg-type]
+
+
+def test_torch_preconditioner_inside_petsc_matches_sciml() -> None:
+    from sciml.linalg import TorchPC, amg, fcg
+
+    A = poisson2d(48)
+    b = torch.cos(torch.linspace(0.0, 9.0, A.shape[0], dtype=torch.float64))
+    M = amg(A)
+    ours = cg(A, b, rtol=1e-10, M=M)
+    theirs = petsc_solve(A, b, ksp="cg", M=M, rtol=1e-10)
+    assert ours.converged and theirs.converged
+    assert abs(int(ours.iterations) - int(theirs.iterations)) <= 1
+    assert torch.allclose(theirs.x, ours.x, rtol=0, atol=1e-8 * float(ours.x.abs().max()))
+    flexible = fcg(A, b, rtol=1e-10, M=M)
+    petsc_fcg = petsc_solve(A, b, ksp="fcg", M=M, rtol=1e-10)
+    assert abs(int(flexible.iterations) - int(petsc_fcg.iterations)) <= 1
+    with pytest.raises(ValueError, match="square"):
+        TorchPC(A.submatrix(torch.arange(4), torch.arange(5)))
+    with pytest.raises(TypeError, match="operator"):
+        TorchPC(object())
