@@ -11,7 +11,9 @@ In the same run, on the same systems:
 * ``petsc icc-pcg``       -- PETSc CG + ICC(0) (incomplete Cholesky), one process;
 * ``sciml amg-pcg``       -- ``sciml.linalg.cg`` with ``sciml.linalg.amg`` (smoothed aggregation);
 * ``petsc cg+gamg``       -- PETSc CG + GAMG, one process;
-* ``dcdm (paper net)``    -- ``sciml.dcdm.dcdm`` with ``k = 2`` and the paper's network (float32).
+* ``dcdm (paper net)``    -- ``sciml.dcdm.dcdm`` with ``k = 2`` and the paper's network (float32);
+* ``dcdm (paper net, multilevel directions)`` -- the same network also applied to the 2x, 4x, ...
+  coarsened residual, all directions used at once (``dcdm(..., levels="auto")``).
 
 Reported per solver and size: iterations, setup and solve seconds, the true relative residual.
 Setup: the preconditioner (ICC factorisation, AMG hierarchy); DCDM has none (the network is
@@ -51,7 +53,11 @@ SIZES = {2: (64, 128, 256, 512, 1024), 3: (32, 64)}
 QUICK = {2: (32, 64), 3: (16,)}
 MAXITER = 100_000
 DCDM_MAXITER = 2_000
-DCDM = {"dcdm (paper net)": "paper"}
+#: DCDM rows: name -> (shipped variant, ``levels`` of :func:`sciml.dcdm.dcdm`)
+DCDM: dict[str, tuple[str, int | str]] = {
+    "dcdm (paper net)": ("paper", 1),
+    "dcdm (paper net, multilevel directions)": ("paper", "auto"),
+}
 
 
 def make_system(dim: int, n: int) -> tuple[GridPoisson, lb.Problem]:
@@ -77,11 +83,15 @@ def run_scipy_cg(p: lb.Problem) -> lb.Run:
 
 
 def run_dcdm(
-    p: lb.Problem, system: GridPoisson, model: torch.nn.Module, maxiter: int = DCDM_MAXITER
+    p: lb.Problem,
+    system: GridPoisson,
+    model: torch.nn.Module,
+    maxiter: int = DCDM_MAXITER,
+    levels: int | str = 1,
 ) -> lb.Run:
     """``sciml.dcdm.dcdm`` with the pretrained network."""
     t0 = time.perf_counter()
-    sol = dcdm(system, p.b_torch, model, rtol=RTOL, maxiter=maxiter)
+    sol = dcdm(system, p.b_torch, model, rtol=RTOL, maxiter=maxiter, levels=levels)
     t1 = time.perf_counter()
     return lb.Run(
         0.0,
@@ -97,7 +107,11 @@ def run_dcdm(
 
 
 def bench(
-    dim: int, n: int, models: dict[str, torch.nn.Module], dcdm_maxiter: int = DCDM_MAXITER
+    dim: int,
+    n: int,
+    models: dict[str, torch.nn.Module],
+    dcdm_maxiter: int = DCDM_MAXITER,
+    only: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Every solver on the scene at ``n`` cells per axis."""
     system, p = make_system(dim, n)
@@ -108,7 +122,12 @@ def bench(
         "petsc cg+gamg": lambda: lb.run_petsc_cg(p, "gamg", rtol=RTOL),
     }
     for name, model in models.items():
-        runners[name] = lambda model=model: run_dcdm(p, system, model, dcdm_maxiter)
+        levels = DCDM[name][1]
+        runners[name] = lambda model=model, levels=levels: run_dcdm(
+            p, system, model, dcdm_maxiter, levels
+        )
+    if only:
+        runners = {name: run for name, run in runners.items() if name in only}
     rows = []
     for name, runner in runners.items():
         load = os.getloadavg()[0]
@@ -273,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "dcdm.json")
     parser.add_argument("--markdown", action="store_true", help="print tables of --out")
+    parser.add_argument("--solvers", nargs="+", default=None, help="run only these rows")
     parser.add_argument(
         "--dcdm-maxiter", type=int, default=DCDM_MAXITER, help="iteration limit of DCDM"
     )
@@ -297,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     data: dict[str, Any] = {}
     for dim in args.dims:
         models = {}
-        for name, variant in DCDM.items():
+        for name, (variant, _levels) in DCDM.items():
             try:
                 models[name] = pretrained(dim, variant=variant)
             except FileNotFoundError as exc:
@@ -306,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         for n in sizes[dim]:
             # written after every size, so that a long run keeps what it measured
-            rows = bench(dim, n, models, dcdm_maxiter=args.dcdm_maxiter)
+            rows = bench(dim, n, models, dcdm_maxiter=args.dcdm_maxiter, only=args.solvers)
             results = merge_rows(args.out, rows, key=("dim", "n", "solver"))
             data = results_document("dcdm", config, results, compute_targets(results))
             write_json(data, args.out)

@@ -19,7 +19,7 @@ from sciml.dcdm.scenes import (
     image_scene,
     obstacle_scene,
 )
-from sciml.dcdm.solver import LearnedDirections, dcdm
+from sciml.dcdm.solver import LearnedDirections, MultilevelDirections, dcdm
 from sciml.dcdm.training import (
     directions,
     ritz_rhs,
@@ -33,6 +33,7 @@ __all__ = [
     "DCDMNet",
     "GridPoisson",
     "LearnedDirections",
+    "MultilevelDirections",
     "blob_scene",
     "dcdm",
     "directions",

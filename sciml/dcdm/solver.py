@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sciml.dcdm.scenes import GridPoisson
 from sciml.dcdm.training import directions
-from sciml.linalg import Solution, SparseMatrix, fcg
+from sciml.linalg import Solution, SparseMatrix, conjugate_directions, fcg
 from sciml.linalg.krylov._common import Callback
 
-__all__ = ["LearnedDirections", "dcdm"]
+__all__ = ["LearnedDirections", "MultilevelDirections", "dcdm"]
 
 
 class LearnedDirections:
@@ -73,6 +74,76 @@ class LearnedDirections:
         return self.matvec(r)
 
 
+class MultilevelDirections:
+    """The network on the residual *and* on its coarsened copies: one direction per level.
+
+    Level 0 is :class:`LearnedDirections`' direction. Level ``l`` averages the residual over
+    ``2^l`` cells per axis (zero-padding odd sizes), applies the same network to the coarse
+    grid, and interpolates the output back ((bi/tri)linear, level by level) onto the fluid
+    cells. The coarse levels see the smooth part of the residual that the network's
+    receptive field misses on a large grid. The directions have unrelated scales; use them
+    with :func:`sciml.linalg.conjugate_directions`, which gives each its own step.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A grid network, e.g. :func:`pretrained`.
+    system : GridPoisson
+    levels : int, optional
+        Number of levels; default: coarsen while the coarse grid keeps at least ``coarsest``
+        cells along every axis.
+    coarsest : int, default 8
+    """
+
+    def __init__(
+        self, model: nn.Module, system: GridPoisson, levels: int | None = None, coarsest: int = 8
+    ) -> None:
+        LearnedDirections(model, system)  # the same checks
+        self.model = model.eval()
+        self.system = system
+        param = next(model.parameters())
+        self.net_system = system.to(device=param.device)
+        shapes = [tuple(int(s) for s in system.fluid.shape)]
+        while (levels is None or len(shapes) < levels) and min(s // 2 for s in shapes[-1]) >= max(
+            int(coarsest), 1
+        ):
+            shapes.append(tuple((s + 1) // 2 for s in shapes[-1]))
+        if levels is not None and len(shapes) < levels:
+            raise ValueError(f"the {system.fluid.shape} grid has at most {len(shapes)} levels")
+        self.shapes = shapes
+        self.mode = "bilinear" if system.dim == 2 else "trilinear"
+        self.calls = 0
+
+    @property
+    def levels(self) -> int:
+        """Number of grid levels (directions per call)."""
+        return len(self.shapes)
+
+    @torch.no_grad()
+    def __call__(self, r: Tensor) -> Tensor:
+        """Directions ``(n, levels)`` for a residual ``(n,)``."""
+        param = next(self.model.parameters())
+        sys_ = self.net_system
+        grid = sys_.to_grid(r.to(device=param.device, dtype=param.dtype)).reshape(
+            1, 1, *self.shapes[0]
+        )
+        pool = F.avg_pool2d if sys_.dim == 2 else F.avg_pool3d
+        out = []
+        level = grid
+        for depth in range(len(self.shapes)):
+            if depth > 0:
+                padding: list[int] = []
+                for s in reversed(level.shape[2:]):
+                    padding += [0, s % 2]
+                level = pool(F.pad(level, padding) if any(padding) else level, 2)
+            q = self.model(level / torch.linalg.vector_norm(level).clamp_min(1e-30))
+            for finer in reversed(self.shapes[:depth]):
+                q = F.interpolate(q, size=finer, mode=self.mode, align_corners=False)
+            out.append(sys_.from_grid(q[0, 0]))
+        self.calls += 1
+        return torch.stack(out, 1).to(device=r.device, dtype=r.dtype)
+
+
 def _check_symmetric(A: SparseMatrix) -> None:
     S = A.to_scipy()
     diff = abs(S - S.T).max() if S.nnz else 0.0
@@ -95,6 +166,7 @@ def dcdm(
     x0: Tensor | None = None,
     callback: Callback | None = None,
     fluid: np.ndarray | None = None,
+    levels: int | str = 1,
 ) -> Solution:
     """Solve ``A x = b`` by the deep conjugate direction method (Kaneda et al., ICML 2023).
 
@@ -125,6 +197,13 @@ def dcdm(
         ``callback(x)`` after each iteration.
     fluid : numpy.ndarray of bool, optional
         Grid mask when ``A`` is a bare matrix (unknowns = fluid cells in C order).
+    levels : int or "auto", default 1
+        ``1``: the paper's method, one direction per iteration. More (or ``"auto"``: down to
+        grids of 8 cells per axis): sciml's multilevel variant -- the network is also applied
+        to 2x, 4x, ... coarsened residuals (:class:`MultilevelDirections`) and every iteration
+        minimises the error over all these directions at once
+        (:func:`sciml.linalg.conjugate_directions`, ``truncation = k`` blocks). Same network,
+        no retraining; far fewer iterations on grids larger than the training grid.
 
     Returns
     -------
@@ -164,6 +243,23 @@ def dcdm(
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     _check_symmetric(system.matrix)
+    if levels != 1:
+        if levels != "auto" and not (isinstance(levels, int) and levels >= 1):
+            raise ValueError(f'levels must be a positive int or "auto", got {levels!r}')
+        gen = MultilevelDirections(model, system, None if levels == "auto" else int(levels))
+        if b.ndim != 1:
+            raise ValueError(f"levels != 1 solves one right-hand side (n,), got {tuple(b.shape)}")
+        return conjugate_directions(
+            system.matrix,
+            b,
+            gen,
+            x0,
+            rtol=rtol,
+            atol=atol,
+            maxiter=maxiter,
+            truncation=k,
+            callback=callback,
+        )
     M = LearnedDirections(model, system)
     return fcg(
         system.matrix,

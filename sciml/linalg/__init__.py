@@ -13,7 +13,7 @@ or networks. The main pieces:
 """
 
 from sciml.linalg.gallery import grid_faces, poisson2d, poisson_grid
-from sciml.linalg.krylov import cg, fcg, gmres, minres
+from sciml.linalg.krylov import cg, conjugate_directions, fcg, gmres, minres
 from sciml.linalg.lanczos import RitzPairs, lanczos
 from sciml.linalg.operator import (
     DenseOperator,
@@ -47,6 +47,7 @@ __all__ = [
     "amg",
     "as_operator",
     "cg",
+    "conjugate_directions",
     "fcg",
     "gmres",
     "grid_faces",

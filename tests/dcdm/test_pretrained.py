@@ -100,3 +100,26 @@ def test_pretrained_network_inside_a_petsc_ksp_gives_the_same_iterations() -> No
     assert ours.converged and theirs.converged
     assert abs(int(ours.iterations) - int(theirs.iterations)) <= 1
     assert torch.linalg.vector_norm(theirs.x - ours.x) <= 1e-6 * torch.linalg.vector_norm(ours.x)
+
+
+def test_multilevel_directions_solve_with_fewer_iterations() -> None:
+    from sciml.dcdm import MultilevelDirections
+
+    scene = GridPoisson(obstacle_scene((97, 90), count=6, seed=21))  # odd sizes on purpose
+    b = divergence_rhs(scene, seed=5)
+    model = pretrained(2)
+    gen = MultilevelDirections(model, scene)
+    assert gen.shapes == [(97, 90), (49, 45), (25, 23), (13, 12)]
+    D = gen(b)
+    assert D.shape == (scene.n, 4) and D.dtype == b.dtype and torch.isfinite(D).all()
+    assert MultilevelDirections(model, scene, levels=2).levels == 2
+    single = dcdm(scene, b, model, rtol=1e-8)
+    multi = dcdm(scene, b, model, rtol=1e-8, levels="auto")
+    assert multi.converged and multi.reason is Reason.CONVERGED
+    exact = spla.spsolve(scene.matrix.to_scipy().tocsc(), b.numpy())
+    assert np.linalg.norm(multi.x.numpy() - exact) <= 1e-6 * np.linalg.norm(exact)
+    assert int(multi.iterations) < int(single.iterations)
+    with pytest.raises(ValueError, match="levels"):
+        dcdm(scene, b, model, levels=0)
+    with pytest.raises(ValueError, match="at most"):
+        MultilevelDirections(model, scene, levels=12)

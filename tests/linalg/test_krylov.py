@@ -276,3 +276,53 @@ def test_bad_input_raises(solver: Callable[..., object]) -> None:
         solver(S, b, M=poisson2d(4, dtype=torch.float32))
     with pytest.raises(TypeError, match=r"b must be a torch\.Tensor"):
         solver(S, np.ones(16))
+
+
+def test_conjugate_directions_one_direction_is_fcg_and_blocks_are_monotone() -> None:
+    import itertools
+
+    from sciml.linalg import Reason, conjugate_directions, fcg, jacobi, poisson2d
+
+    A = poisson2d(20)
+    b = torch.sin(torch.linspace(0.0, 7.0, A.shape[0], dtype=torch.float64))
+    M = jacobi(A)
+    single = conjugate_directions(A, b, lambda r: M.matvec(r)[:, None], rtol=1e-10)
+    flexible = fcg(A, b, rtol=1e-10, M=M, truncation=2, true_residual=True)
+    assert single.converged and int(single.iterations) == int(flexible.iterations)
+    assert torch.allclose(single.x, flexible.x, atol=1e-9)
+    # random blocks (with a duplicated column): the A-norm error never increases
+    dense = A.to_dense()
+    exact = torch.linalg.solve(dense, b)
+    gen = torch.Generator().manual_seed(0)
+    errors: list[float] = []
+
+    def random_block(r: torch.Tensor) -> torch.Tensor:
+        z = torch.randn(r.shape[0], 2, dtype=r.dtype, generator=gen)
+        return torch.cat([r[:, None], z, z[:, :1]], 1)
+
+    def energy(x: torch.Tensor) -> None:
+        e = x - exact
+        errors.append(float(e @ dense @ e))
+
+    sol = conjugate_directions(A, b, random_block, rtol=1e-8, maxiter=400, callback=energy)
+    assert sol.reason in (Reason.CONVERGED, Reason.MAX_ITERATIONS)
+    assert all(y <= x * (1 + 1e-9) + 1e-18 for x, y in itertools.pairwise(errors))
+    assert errors[-1] < 1e-6 * float(exact @ dense @ exact)
+
+
+def test_conjugate_directions_reasons_and_bad_input() -> None:
+    from sciml.linalg import Reason, SparseMatrix, conjugate_directions, poisson2d
+
+    A = poisson2d(6)
+    b = torch.ones(A.shape[0], dtype=torch.float64)
+    negative = SparseMatrix.from_scipy(-A.to_scipy())
+    sol = conjugate_directions(negative, b, lambda r: r[:, None])
+    assert not sol.converged and sol.reason is Reason.INDEFINITE
+    nan = conjugate_directions(A, b, lambda r: torch.full((r.shape[0], 1), float("nan")))
+    assert nan.reason is Reason.NONFINITE
+    with pytest.raises(ValueError, match=r"\(n, m\) block"):
+        conjugate_directions(A, b, lambda r: r[:3, None])
+    with pytest.raises(ValueError, match="one right-hand side"):
+        conjugate_directions(A, torch.ones(A.shape[0], 2, dtype=torch.float64), lambda r: r)
+    with pytest.raises(ValueError, match="truncation"):
+        conjugate_directions(A, b, lambda r: r[:, None], truncation=0)
