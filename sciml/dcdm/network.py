@@ -13,6 +13,15 @@ from sciml.nn import record_init
 __all__ = ["DCDMNet"]
 
 
+def _halve(h: Tensor) -> Tensor:
+    """2x average pooling of ``(batch, channels, *grid)``; odd sizes are zero-padded by one."""
+    padding: list[int] = []
+    for s in reversed(h.shape[2:]):
+        padding += [0, s % 2]
+    pool = F.avg_pool2d if h.ndim == 4 else F.avg_pool3d
+    return pool(F.pad(h, padding) if any(padding) else h, 2)
+
+
 class _Block(nn.Module):
     """``x + relu(conv(relu(conv(x))))``."""
 
@@ -90,7 +99,6 @@ class DCDMNet(nn.Module):
         self.coarse = nn.Sequential(*(_Block(conv, channels, kernel) for _ in range(coarse_blocks)))
         self.up = nn.Sequential(*(_Block(conv, channels, kernel) for _ in range(up_blocks)))
         self.out = conv(channels, 1, 1)
-        self.pool = nn.AvgPool2d(2) if dim == 2 else nn.AvgPool3d(2)
         if self.multilevel:
             # zero at initialisation: training starts from the single-grid network and lets the
             # coarse corrections in as far as they help (without it the sum of the ReLU blocks
@@ -122,11 +130,7 @@ class DCDMNet(nn.Module):
     def _coarse_correction(self, h: Tensor) -> Tensor:
         """Pool ``h`` (padded to even sizes), process the coarse grid, upsample, crop."""
         grid = h.shape[2:]
-        padding: list[int] = []
-        for s in reversed(grid):
-            padding += [0, s % 2]
-        c = self.pool(F.pad(h, padding) if any(padding) else h)
-        c = self.coarse(c)
+        c = self.coarse(_halve(h))
         if self.multilevel and min(c.shape[2:]) > self.coarsest:
             c = self.up(c + self._coarse_correction(c))
         crop: tuple[Any, ...] = (..., *(slice(0, s) for s in grid))

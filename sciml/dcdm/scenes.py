@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from scipy import ndimage
 from torch import Tensor
 
-from sciml.linalg import grid_faces, poisson_grid
+from sciml.linalg import SparseMatrix, grid_faces, poisson_grid
 
 __all__ = [
     "GridPoisson",
@@ -261,6 +260,47 @@ class GridPoisson:
         self.matrix = poisson_grid(self.fluid, dirichlet=dirichlet, dtype=dtype, device=device)
         self.cells = torch.as_tensor(np.flatnonzero(self.fluid), device=self.matrix.device)
 
+    @classmethod
+    def from_matrix(
+        cls,
+        matrix: SparseMatrix,
+        fluid: np.ndarray,
+        *,
+        dirichlet: str | Sequence[str] = "all",
+    ) -> GridPoisson:
+        """Wrap an already assembled matrix of the fluid cells of ``fluid`` (no assembly).
+
+        Parameters
+        ----------
+        matrix : SparseMatrix
+            ``(n_fluid, n_fluid)``, unknowns ordered as the fluid cells in C order.
+        fluid : numpy.ndarray of bool
+            2-D or 3-D mask.
+        dirichlet : "all", "none" or sequence of str, default "all"
+            Recorded only (the matrix is taken as it is).
+
+        Returns
+        -------
+        GridPoisson
+
+        Raises
+        ------
+        ValueError
+            If the mask is not 2-D/3-D or its fluid cells do not match the matrix size.
+        """
+        fluid = np.asarray(fluid, dtype=bool)
+        if fluid.ndim not in (2, 3):
+            raise ValueError(f"fluid must be a 2-D or 3-D mask, got shape {fluid.shape}")
+        if int(fluid.sum()) != matrix.shape[0]:
+            raise ValueError(
+                f"the grid has {int(fluid.sum())} fluid cells but A is "
+                f"{matrix.shape[0]}x{matrix.shape[1]}"
+            )
+        out = object.__new__(cls)
+        out.fluid, out.dirichlet, out.matrix = fluid, dirichlet, matrix
+        out.cells = torch.as_tensor(np.flatnonzero(fluid), device=matrix.device)
+        return out
+
     @property
     def shape(self) -> tuple[int, ...]:
         """Cells per axis."""
@@ -276,13 +316,12 @@ class GridPoisson:
         """Number of unknowns (fluid cells)."""
         return int(self.cells.numel())
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Any:
+    def to(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> GridPoisson:
         """A copy with the matrix on another device / dtype."""
-        out = object.__new__(GridPoisson)
-        out.fluid, out.dirichlet = self.fluid, self.dirichlet
-        out.matrix = self.matrix.to(device=device, dtype=dtype)
-        out.cells = self.cells.to(out.matrix.device)
-        return out
+        matrix = self.matrix.to(device=device, dtype=dtype)
+        return GridPoisson.from_matrix(matrix, self.fluid, dirichlet=self.dirichlet)
 
     def to_grid(self, v: Tensor) -> Tensor:
         """Unknowns ``(n,)`` or ``(n, k)`` -> grid fields ``(*shape)`` or ``(k, *shape)``, 0 on

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sciml.dcdm.network import _halve
 from sciml.dcdm.scenes import GridPoisson
 from sciml.dcdm.training import directions
 from sciml.linalg import Solution, SparseMatrix, conjugate_directions, fcg
@@ -98,11 +99,8 @@ class MultilevelDirections:
     def __init__(
         self, model: nn.Module, system: GridPoisson, levels: int | None = None, coarsest: int = 8
     ) -> None:
-        LearnedDirections(model, system)  # the same checks
-        self.model = model.eval()
-        self.system = system
-        param = next(model.parameters())
-        self.net_system = system.to(device=param.device)
+        # the single-grid operator: its checks, and the system on the network's device
+        self.single = LearnedDirections(model, system)
         shapes = [tuple(int(s) for s in system.fluid.shape)]
         while (levels is None or len(shapes) < levels) and min(s // 2 for s in shapes[-1]) >= max(
             int(coarsest), 1
@@ -122,21 +120,16 @@ class MultilevelDirections:
     @torch.no_grad()
     def __call__(self, r: Tensor) -> Tensor:
         """Directions ``(n, levels)`` for a residual ``(n,)``."""
-        param = next(self.model.parameters())
-        sys_ = self.net_system
-        grid = sys_.to_grid(r.to(device=param.device, dtype=param.dtype)).reshape(
+        model, sys_ = self.single.model, self.single.net_system
+        param = next(model.parameters())
+        level = sys_.to_grid(r.to(device=param.device, dtype=param.dtype)).reshape(
             1, 1, *self.shapes[0]
         )
-        pool = F.avg_pool2d if sys_.dim == 2 else F.avg_pool3d
         out = []
-        level = grid
         for depth in range(len(self.shapes)):
             if depth > 0:
-                padding: list[int] = []
-                for s in reversed(level.shape[2:]):
-                    padding += [0, s % 2]
-                level = pool(F.pad(level, padding) if any(padding) else level, 2)
-            q = self.model(level / torch.linalg.vector_norm(level).clamp_min(1e-30))
+                level = _halve(level)
+            q = model(level / torch.linalg.vector_norm(level).clamp_min(1e-30))
             for finer in reversed(self.shapes[:depth]):
                 q = F.interpolate(q, size=finer, mode=self.mode, align_corners=False)
             out.append(sys_.from_grid(q[0, 0]))
@@ -230,14 +223,7 @@ def dcdm(
     elif isinstance(A, SparseMatrix):
         if fluid is None:
             raise ValueError("a bare matrix needs the fluid mask of its grid: pass fluid=...")
-        fluid = np.asarray(fluid, dtype=bool)
-        if int(fluid.sum()) != A.shape[0]:
-            raise ValueError(
-                f"the grid has {int(fluid.sum())} fluid cells but A is {A.shape[0]}x{A.shape[1]}"
-            )
-        system = object.__new__(GridPoisson)
-        system.fluid, system.dirichlet, system.matrix = fluid, "all", A
-        system.cells = torch.as_tensor(np.flatnonzero(fluid), device=A.device)
+        system = GridPoisson.from_matrix(A, fluid)
     else:
         raise TypeError(f"A must be a GridPoisson or SparseMatrix, got {type(A)!r}")
     if k < 1:

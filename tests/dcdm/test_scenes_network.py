@@ -124,3 +124,16 @@ def test_multilevel_network_sees_the_whole_grid_with_the_same_weights() -> None:
     # the gate starts at zero: a fresh multilevel network is the single-grid network
     fresh = DCDMNet(2, channels=4, multilevel=True)
     assert float(fresh.gate.detach()) == 0.0
+
+
+def test_grid_poisson_from_matrix_wraps_without_assembling() -> None:
+    system = GridPoisson(obstacle_scene((12, 10), seed=2), dirichlet=("x-", "y+"))
+    wrapped = GridPoisson.from_matrix(system.matrix, system.fluid, dirichlet=system.dirichlet)
+    assert wrapped.matrix is system.matrix and wrapped.dirichlet == system.dirichlet
+    assert torch.equal(wrapped.cells, system.cells) and wrapped.shape == (12, 10)
+    moved = system.to(dtype=torch.float32)
+    assert moved.matrix.dtype == torch.float32 and torch.equal(moved.cells, system.cells)
+    with pytest.raises(ValueError, match="fluid cells"):
+        GridPoisson.from_matrix(system.matrix, np.ones((12, 10), dtype=bool))
+    with pytest.raises(ValueError, match="2-D or 3-D"):
+        GridPoisson.from_matrix(system.matrix, system.fluid.reshape(-1))
