@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -118,3 +119,22 @@ def test_message_passing_equals_the_concatenated_formula() -> None:
     h_ref = h + layer.node_mlp(torch.cat([h, scatter_mean(e_ref, edges[1], 6)], dim=-1))
     torch.testing.assert_close(e_new, e_ref, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(h_new, h_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_matrix_conv_is_homogeneous_and_mixes_by_the_matrix() -> None:
+    from sciml.linalg import poisson2d
+    from sciml.nn import MatrixConv, sparse_mix
+
+    torch.manual_seed(0)
+    A = poisson2d(5).to(dtype=torch.float64)
+    h = torch.randn(3, 25, 4, dtype=torch.float64)
+    dense = A.to_scipy().toarray()
+    expected = np.einsum("ij,bjc->bic", dense, h.numpy())
+    np.testing.assert_allclose(sparse_mix(A, h).numpy(), expected, atol=1e-12)
+    conv = MatrixConv(4, operators=1).double()
+    out = conv(h, [A])
+    torch.testing.assert_close(conv(2.5 * h, [A]), 2.5 * out)
+    out.square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in conv.parameters())
+    with pytest.raises(ValueError, match="expected 1 matrices"):
+        conv(h, [A, A])
