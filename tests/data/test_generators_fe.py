@@ -387,3 +387,27 @@ def test_poisson_fields_off_and_data_on_chosen_markers(annulus_space):
         generate_poisson_meshes(1, mesh="annulus", dirichlet="holes")
     with pytest.raises(ValueError, match=">= 0"):
         generate_poisson_meshes(1, mesh="annulus", f_sigma=-1.0)
+
+
+def test_diffusion_system_is_the_condensed_fe_problem():
+    from sciml.data.generators.fe_poisson import diffusion_system
+    from sciml.fem import stiffness
+    from sciml.mesh import load
+
+    mesh = load(mesh_path("annulus", 0))
+    A, b, free, kappa = diffusion_system(mesh, seed=4)
+    V = FunctionSpace(mesh, "Lagrange", 1)
+    boundary = np.unique(np.concatenate([V.boundary_dofs(m) for m in boundary_markers(mesh)]))
+    assert np.array_equal(free, np.setdiff1d(np.arange(V.num_dofs), boundary))
+    assert A.shape == (free.size, free.size) and b.shape == (free.size,)
+    assert bool((kappa > 0).all())
+    index = torch.from_numpy(free)
+    K = stiffness(V, kappa).submatrix(index, index).to_scipy()
+    assert abs(A.to_scipy() - K).max() < 1e-12
+    S = A.to_scipy().toarray()
+    assert np.allclose(S, S.T) and np.linalg.eigvalsh(S).min() > 0  # SPD
+    # the load is M f for a smooth f: never zero, and the same seed gives the same system
+    assert float(b.abs().max()) > 0
+    again = diffusion_system(mesh, seed=4)
+    assert torch.equal(again[1], b) and torch.equal(again[3], kappa)
+    assert not torch.equal(diffusion_system(mesh, seed=5)[3], kappa)

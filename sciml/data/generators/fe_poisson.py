@@ -16,6 +16,7 @@ from sciml.data.generators._base import GeneratedData, finite_float, positive_in
 __all__ = [
     "MESHES",
     "boundary_markers",
+    "diffusion_system",
     "generate_poisson_meshes",
     "kl_basis",
     "mesh_path",
@@ -377,3 +378,56 @@ def solve_dirichlet(
         np.random.set_state(state)  # noqa: NPY002
     x_f = cg(A_ff, b_f, rtol=RTOL, M=M).raise_if_failed().x
     return expand(x_f, free, bc)
+
+
+def diffusion_system(
+    mesh: Any,
+    *,
+    seed: int = 0,
+    kappa_sigma: float = 2.5,
+    f_sigma: float = 7.0,
+    tau: float = 3.0,
+    gamma: float = 2.0,
+    modes: int = 64,
+) -> tuple[Any, Tensor, npt.NDArray[np.int64], Tensor]:
+    """One P1 system ``-div(kappa grad u) = f``, ``u = 0`` on the boundary, on any 2-D/3-D mesh.
+
+    The fields are those of :func:`generate_poisson_meshes` (``kappa = exp(GRF)``, ``f`` a
+    GRF, both from :func:`kl_basis`); the boundary dofs (every facet marker) are eliminated.
+    Used to test solvers on unstructured finite-element matrices.
+
+    Parameters
+    ----------
+    mesh : sciml.mesh.Mesh
+        With facet markers covering the boundary (as the ``meshes/`` files).
+    seed : int, default 0
+    kappa_sigma, f_sigma, tau, gamma, modes
+        As in :func:`generate_poisson_meshes`.
+
+    Returns
+    -------
+    A : sciml.linalg.SparseMatrix
+        The SPD matrix of the free dofs (float64).
+    b : torch.Tensor
+        Its right-hand side, the load vector of ``f`` on the free dofs.
+    free : numpy.ndarray
+        The free dofs of the P1 space.
+    kappa : torch.Tensor
+        The coefficient at all dofs.
+    """
+    from sciml.fem import FunctionSpace, mass, stiffness
+
+    positive_int("seed", seed, 0)
+    V = FunctionSpace(mesh, "Lagrange", 1)
+    markers = boundary_markers(mesh)
+    if not markers:
+        raise ValueError("the mesh has no facet markers, so no Dirichlet boundary to eliminate")
+    boundary = np.unique(np.concatenate([V.boundary_dofs(m) for m in markers]))
+    amplitude, phi = kl_basis(V, modes=modes, tau=tau, gamma=gamma)
+    seeds = np.random.SeedSequence(seed).generate_state(2)
+    kappa = torch.exp(_kl_sample(amplitude, phi, 1, kappa_sigma, int(seeds[0])))[0]
+    f = _kl_sample(amplitude, phi, 1, f_sigma, int(seeds[1]))[0]
+    free = np.setdiff1d(np.arange(V.num_dofs), boundary)
+    index = torch.from_numpy(free)
+    A = stiffness(V, kappa).submatrix(index, index)
+    return A, (mass(V) @ f)[index], free, kappa
