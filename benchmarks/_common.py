@@ -77,6 +77,31 @@ def targets_table(targets: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def solver_rows_table(
+    rows: list[dict[str, Any]], key_headers: list[str], key_cells: Any, key_align: list[str]
+) -> list[str]:
+    """Markdown rows of solver runs: ``key_cells(row)`` then iterations, times and residual.
+
+    ``key_align`` holds the markdown alignment of each key column (``"---"``, ``"---:"``).
+    Rows with an ``error`` say so in the iterations column; unconverged runs are marked.
+    """
+    head = [*key_headers, "solver", "iterations", "setup s", "solve s", "total s", "rel. residual"]
+    align = [*key_align, "---", "---:", "---:", "---:", "---:", "---:"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
+    for r in rows:
+        keys = " | ".join(key_cells(r))
+        if "error" in r:
+            lines.append(f"| {keys} | {r['solver']} | failed: {r['error']} | | | | |")
+            continue
+        mark = "" if r["converged"] else " (not converged)"
+        lines.append(
+            f"| {keys} | {r['solver']} | {r['iterations']}{mark} | {fmt(r['setup_s'], '.3f')} | "
+            f"{fmt(r['solve_s'], '.3f')} | {fmt(r['total_s'], '.3f')} | "
+            f"{r['relative_residual']:.1e} |"
+        )
+    return lines
+
+
 def merge_rows(
     path: Path, rows: list[dict[str, Any]], key: tuple[str, ...] = ("case", "model")
 ) -> list[dict[str, Any]]:

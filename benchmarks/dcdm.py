@@ -41,7 +41,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import linalg as lb  # noqa: E402
-from _common import fmt, merge_rows, results_document, targets_table, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    merge_rows,
+    results_document,
+    solver_rows_table,
+    targets_table,
+    write_json,
+)
 
 from sciml._files import atomic_output  # noqa: E402
 from sciml.dcdm import GridPoisson, dcdm, divergence_rhs, obstacle_scene, pretrained  # noqa: E402
@@ -219,24 +225,13 @@ def _dcdm_targets(rows: list[dict[str, Any]], dim: int, solver: str) -> list[dic
 
 def render_markdown(data: dict[str, Any]) -> str:
     """Markdown tables of a results file."""
-    lines = [
-        "| dim | cells | unknowns | solver | iterations | setup s | solve s | total s "
-        "| rel. residual |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
-    ]
-    for r in sorted(data["results"], key=lambda r: (r["dim"], r["n"])):
-        if "error" in r:
-            lines.append(
-                f"| {r['dim']}D | {r['n']} | {r['unknowns']:,} | {r['solver']} | "
-                f"failed: {r['error']} | | | | |"
-            )
-            continue
-        mark = "" if r["converged"] else " (not converged)"
-        lines.append(
-            f"| {r['dim']}D | {r['n']}^{r['dim']} | {r['unknowns']:,} | {r['solver']} | "
-            f"{r['iterations']}{mark} | {fmt(r['setup_s'], '.3f')} | {fmt(r['solve_s'], '.3f')} | "
-            f"{fmt(r['total_s'], '.3f')} | {r['relative_residual']:.1e} |"
-        )
+    rows = sorted(data["results"], key=lambda r: (r["dim"], r["n"]))
+    lines = solver_rows_table(
+        rows,
+        ["dim", "cells", "unknowns"],
+        lambda r: [f"{r['dim']}D", f"{r['n']}^{r['dim']}", f"{r['unknowns']:,}"],
+        ["---", "---:", "---:"],
+    )
     return "\n".join([*lines, "", *targets_table(data["targets"])]) + "\n"
 
 

@@ -165,3 +165,24 @@ def test_plot_dcdm_obstacles_beats_cg_and_icc(monkeypatch) -> None:
         assert its["DCDM (paper network)"] < its["IC-PCG (PETSc ICC(0))"]
     assert module.pressure.shape == (module.n, module.n)
     plt.close("all")
+
+
+def test_plot_dcdm_unstructured_beats_icc_and_matches_petsc(monkeypatch) -> None:
+    import pytest
+
+    pytest.importorskip("dolfinx_solver")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda: None)
+    module = load("plot_dcdm_unstructured")
+    its = module.results
+    for name, history in module.histories.items():
+        assert history[-1] <= module.rtol * 1.01, name  # every solver reached the tolerance
+    graph = its["DCDM, graph network"]
+    assert graph < its["IC-PCG (PETSc ICC(0))"] and graph * 10 < its["CG"]
+    assert graph < its["untrained (damped-Jacobi V-cycle)"]  # what training adds
+    assert abs(its["PETSc FCG + graph network"] - graph) <= 1
+    plt.close("all")

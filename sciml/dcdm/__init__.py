@@ -5,11 +5,23 @@
 * the network :class:`DCDMNet` and its training: :func:`ritz_rhs`, :func:`write_ritz_dataset`,
   :func:`scale_invariant_loss`, :func:`train_dcdm`;
 * the solver :func:`dcdm` and :class:`LearnedDirections` (the network as ``M`` of
-  :func:`sciml.linalg.fcg`); :func:`pretrained` loads the shipped weights.
+  :func:`sciml.linalg.fcg`); :func:`pretrained` loads the shipped weights;
+* beyond grids (any sparse SPD matrix, e.g. finite elements on unstructured meshes): the graph
+  network :class:`GraphDCDMNet` on :class:`MatrixGraph`, :class:`GraphDirections`,
+  :func:`write_graph_dataset`, :func:`train_graph_dcdm`, :func:`pretrained_graph`; the same
+  :func:`dcdm` solver.
 """
 
+from sciml.dcdm.graph import GraphDCDMNet, GraphDirections, MatrixGraph
+from sciml.dcdm.graph_training import block_diagonal, train_graph_dcdm, write_graph_dataset
 from sciml.dcdm.network import DCDMNet
-from sciml.dcdm.pretrained import VARIANTS, pretrained, pretrained_info, save_weights
+from sciml.dcdm.pretrained import (
+    VARIANTS,
+    pretrained,
+    pretrained_graph,
+    pretrained_info,
+    save_weights,
+)
 from sciml.dcdm.scenes import (
     GridPoisson,
     blob_scene,
@@ -31,10 +43,14 @@ from sciml.dcdm.training import (
 __all__ = [
     "VARIANTS",
     "DCDMNet",
+    "GraphDCDMNet",
+    "GraphDirections",
     "GridPoisson",
     "LearnedDirections",
+    "MatrixGraph",
     "MultilevelDirections",
     "blob_scene",
+    "block_diagonal",
     "dcdm",
     "directions",
     "divergence_rhs",
@@ -43,10 +59,13 @@ __all__ = [
     "image_scene",
     "obstacle_scene",
     "pretrained",
+    "pretrained_graph",
     "pretrained_info",
     "ritz_rhs",
     "save_weights",
     "scale_invariant_loss",
     "train_dcdm",
+    "train_graph_dcdm",
+    "write_graph_dataset",
     "write_ritz_dataset",
 ]

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sciml.dcdm.graph import GraphDCDMNet, GraphDirections
 from sciml.dcdm.network import _halve
 from sciml.dcdm.scenes import GridPoisson
 from sciml.dcdm.training import directions
@@ -150,7 +151,7 @@ def _check_symmetric(A: SparseMatrix) -> None:
 def dcdm(
     A: GridPoisson | SparseMatrix,
     b: Tensor,
-    model: nn.Module,
+    model: nn.Module | GraphDirections,
     *,
     rtol: float = 1e-6,
     atol: float = 0.0,
@@ -173,12 +174,18 @@ def dcdm(
     Parameters
     ----------
     A : GridPoisson or SparseMatrix
-        The system; a bare matrix needs the ``fluid`` mask of its grid.
+        The system; with a grid network a bare matrix needs the ``fluid`` mask of its grid,
+        with a :class:`GraphDCDMNet` any symmetric positive definite matrix will do (e.g. a
+        finite-element matrix on an unstructured mesh).
     b : torch.Tensor
         ``(n,)`` or ``(n, k)`` in the matrix's dtype and device.
     model : torch.nn.Module
-        A grid network such as :class:`DCDMNet` or :func:`pretrained`; may sit on another
-        device or dtype than ``A`` (e.g. float32 on CUDA).
+        A grid network such as :class:`DCDMNet` or :func:`pretrained`, or a graph network
+        (:class:`GraphDCDMNet`, :func:`pretrained_graph`: directions from
+        :class:`GraphDirections`); may sit on another device or dtype than ``A`` (e.g.
+        float32 on CUDA). :class:`GraphDirections` prepared for ``A`` (the graph network
+        with the aggregation hierarchy of ``A``, built once) are accepted too, to reuse them
+        over several solves with the same matrix.
     rtol, atol : float
         Stop when ``||b - A x|| <= max(rtol ||b||, atol)``.
     maxiter : int, optional
@@ -218,6 +225,32 @@ def dcdm(
     >>> bool(sol.converged)
     True
     """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if isinstance(model, GraphDCDMNet | GraphDirections):
+        matrix = A.matrix if isinstance(A, GridPoisson) else A
+        if not isinstance(matrix, SparseMatrix):
+            raise TypeError(f"A must be a SparseMatrix or GridPoisson, got {type(A)!r}")
+        if isinstance(model, GraphDirections) and model.matrix is not matrix:
+            raise ValueError("these GraphDirections were prepared for another matrix")
+        if levels != 1:
+            raise ValueError(
+                "levels is an option of grid networks; the graph network pools over the "
+                "aggregation hierarchy of the matrix by itself"
+            )
+        _check_symmetric(matrix)
+        return fcg(
+            matrix,
+            b,
+            x0,
+            rtol=rtol,
+            atol=atol,
+            maxiter=maxiter,
+            M=model if isinstance(model, GraphDirections) else GraphDirections(model, matrix),
+            truncation=k,
+            true_residual=True,
+            callback=callback,
+        )
     if isinstance(A, GridPoisson):
         system = A
     elif isinstance(A, SparseMatrix):
@@ -226,8 +259,6 @@ def dcdm(
         system = GridPoisson.from_matrix(A, fluid)
     else:
         raise TypeError(f"A must be a GridPoisson or SparseMatrix, got {type(A)!r}")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
     _check_symmetric(system.matrix)
     if levels != 1:
         if levels != "auto" and not (isinstance(levels, int) and levels >= 1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -195,16 +196,55 @@ def train_dcdm(
     Trainer
         After :meth:`~sciml.train.Trainer.fit`; its ``history`` holds the losses.
     """
+
+    def make_step(device: torch.device | str, _data: H5Dataset) -> _StepFunction:
+        sys_on = system.to(device=device, dtype=torch.float32)
+
+        def step(net: nn.Module, batch: dict[str, Tensor]) -> Tensor:
+            b = sys_on.from_grid(batch["b"])
+            return scale_invariant_loss(sys_on.matrix, b, directions(net, sys_on, b))
+
+        return step
+
+    return _fit_on_file(model, data, config, device, make_step)
+
+
+_StepFunction = Callable[[nn.Module, dict[str, Tensor]], Tensor]
+
+
+def _fit_on_file(
+    model: nn.Module,
+    data: str | os.PathLike[str],
+    config: TrainConfig,
+    device: torch.device | str | None,
+    make_step: Callable[[torch.device | str, H5Dataset], _StepFunction],
+) -> Trainer:
+    """Fit ``model`` with the loss ``make_step(device, train_set)`` on an HDF5 file's splits.
+
+    The shared driver of :func:`train_dcdm` and :func:`sciml.dcdm.train_graph_dcdm`: reads
+    the training and test splits (preloaded), picks CUDA when available, runs
+    :class:`sciml.train.Trainer`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    data : str or path-like
+    config : TrainConfig
+    device : torch.device or str, optional
+    make_step : callable
+        ``make_step(device, train_set) -> step(net, batch) -> loss``.
+
+    Returns
+    -------
+    Trainer
+        After :meth:`~sciml.train.Trainer.fit`.
+    """
     train_set = H5Dataset(data, split="train", preload=True)
     test_set = H5Dataset(data, split="test", preload=True)
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    sys_on = system.to(device=device, dtype=torch.float32)
-
-    def step(net: nn.Module, batch: dict[str, Tensor]) -> Tensor:
-        b = sys_on.from_grid(batch["b"])
-        return scale_invariant_loss(sys_on.matrix, b, directions(net, sys_on, b))
-
-    trainer = Trainer(model, step, config, train_set, test_set, device=device)
+    trainer = Trainer(
+        model, make_step(device, train_set), config, train_set, test_set, device=device
+    )
     trainer.fit()
     return trainer

@@ -123,3 +123,31 @@ def test_multilevel_directions_solve_with_fewer_iterations() -> None:
         dcdm(scene, b, model, levels=0)
     with pytest.raises(ValueError, match="at most"):
         MultilevelDirections(model, scene, levels=12)
+
+
+def test_pretrained_graph_network_solves_an_unseen_mesh() -> None:
+    pytest.importorskip("dolfinx_solver")
+    from sciml.data.generators.fe_poisson import diffusion_system, mesh_path
+    from sciml.dcdm import pretrained_graph
+    from sciml.linalg import petsc_solve
+    from sciml.mesh import load
+
+    info = pretrained_info("graph")
+    assert info["command"] == "python -m sciml.dcdm.reproduce --graph"
+    assert info["history"][-1]["test_loss"] < info["history"][0]["test_loss"]
+    # a geometry and a coefficient field none of the training matrices had
+    A, b, _free, _kappa = diffusion_system(load(mesh_path("annulus", 0)), seed=3)
+    sol = dcdm(A, b, pretrained_graph(), rtol=1e-8, maxiter=200)
+    assert sol.converged and sol.reason is Reason.CONVERGED
+    exact = spla.spsolve(A.to_scipy().tocsc(), b.numpy())
+    assert np.linalg.norm(sol.x.numpy() - exact) <= 1e-6 * np.linalg.norm(exact)
+    icc = petsc_solve(A, b, pc="icc", rtol=1e-8)
+    assert int(sol.iterations) < int(icc.iterations)
+
+
+def test_pretrained_graph_missing_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from sciml.dcdm import pretrained_graph
+
+    monkeypatch.setattr(shipped, "GRAPH_WEIGHTS", tmp_path / "none.pt")
+    with pytest.raises(FileNotFoundError, match=r"sciml\.dcdm\.reproduce --graph"):
+        pretrained_graph()
