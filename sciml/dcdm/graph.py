@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sciml.dcdm._operator import NetworkDirections
 from sciml.linalg import AMGLevel, SparseMatrix, amg
 from sciml.nn import MatrixConv, record_init
 
@@ -225,7 +226,7 @@ class GraphDCDMNet(nn.Module):
         return self._cycle(graph, 0, r)
 
 
-class GraphDirections:
+class GraphDirections(NetworkDirections):
     """A :class:`GraphDCDMNet` as an operator ``r -> d``: ``M`` of :func:`sciml.linalg.fcg`.
 
     Residual columns are normalised to unit length and passed through the network in its own
@@ -250,30 +251,5 @@ class GraphDirections:
         self.graph = MatrixGraph(A, **amg_options).to(device=param.device, dtype=param.dtype)
         self.calls = 0
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(n, n)``."""
-        return (self.graph.n, self.graph.n)
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """Dtype of the vectors it acts on (the matrix's)."""
-        return self.matrix.dtype
-
-    @property
-    def device(self) -> torch.device:
-        """Device of the vectors it acts on (the matrix's)."""
-        return self.matrix.device
-
-    @torch.no_grad()
-    def matvec(self, r: Tensor) -> Tensor:
-        """Directions for residuals ``(n,)`` or ``(n, k)``."""
-        block = r.reshape(r.shape[0], -1)
-        norm = torch.linalg.vector_norm(block, dim=0).clamp_min(torch.finfo(block.dtype).tiny)
-        param = next(self.model.parameters())
-        d = self.model(self.graph, (block / norm).to(device=param.device, dtype=param.dtype))
-        self.calls += 1
-        return d.to(device=r.device, dtype=r.dtype).reshape(r.shape)
-
-    def __matmul__(self, r: Tensor) -> Tensor:
-        return self.matvec(r)
+    def _directions(self, r: Tensor) -> Tensor:
+        return self.model(self.graph, r)

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sciml.dcdm._operator import NetworkDirections
 from sciml.dcdm.graph import GraphDCDMNet, GraphDirections
 from sciml.dcdm.network import _halve
 from sciml.dcdm.scenes import GridPoisson
@@ -17,7 +18,7 @@ from sciml.linalg.krylov._common import Callback
 __all__ = ["LearnedDirections", "MultilevelDirections", "dcdm"]
 
 
-class LearnedDirections:
+class LearnedDirections(NetworkDirections):
     """A direction network as an operator ``r -> d`` for :func:`sciml.linalg.fcg` (as ``M``).
 
     Each residual column is normalised to unit length (the network was trained on unit
@@ -43,37 +44,13 @@ class LearnedDirections:
             raise ValueError(f"the network is {dim}-D but the grid is {system.dim}-D")
         self.model = model.eval()
         self.system = system
+        self.matrix = system.matrix
         param = next(model.parameters())
         self.net_system = system.to(device=param.device)
         self.calls = 0
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(n, n)``."""
-        return (self.system.n, self.system.n)
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """Dtype of the vectors it acts on (the matrix's)."""
-        return self.system.matrix.dtype
-
-    @property
-    def device(self) -> torch.device:
-        """Device of the vectors it acts on (the matrix's)."""
-        return self.system.matrix.device
-
-    @torch.no_grad()
-    def matvec(self, r: Tensor) -> Tensor:
-        """Directions for residuals ``(n,)`` or ``(n, k)``."""
-        block = r.reshape(r.shape[0], -1)
-        norm = torch.linalg.vector_norm(block, dim=0).clamp_min(torch.finfo(block.dtype).tiny)
-        param = next(self.model.parameters())
-        d = directions(self.model, self.net_system, (block / norm).to(param.device))
-        self.calls += 1
-        return d.to(device=r.device, dtype=r.dtype).reshape(r.shape)
-
-    def __matmul__(self, r: Tensor) -> Tensor:
-        return self.matvec(r)
+    def _directions(self, r: Tensor) -> Tensor:
+        return directions(self.model, self.net_system, r)
 
 
 class MultilevelDirections:
