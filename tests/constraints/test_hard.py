@@ -1,0 +1,100 @@
+"""The hard-constraint layer: the residual holds, gradients are implicit and correct, failures
+are counted and reported."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from sciml.constraints import HardConstraint, HardConstraintWarning, combine
+
+
+def _sine_basis(x: torch.Tensor, modes: int, theta: torch.Tensor | None = None) -> dict:
+    """``b_k = sin(k pi x) (1 + theta x)`` and its second derivative, ``(1, points, modes)``."""
+    k = torch.arange(1, modes + 1, dtype=x.dtype) * math.pi
+    s, c = torch.sin(k * x[:, None]), torch.cos(k * x[:, None])
+    t = torch.zeros((), dtype=x.dtype) if theta is None else theta
+    g = 1 + t * x[:, None]
+    u = s * g
+    u_xx = -(k**2) * s * g + 2 * t * k * c
+    return {"u": u[None], "u_xx": u_xx[None]}
+
+
+def nonlinear(fields: dict, f: torch.Tensor) -> torch.Tensor:
+    """``u'' - u^3 - f``."""
+    return fields["u_xx"] - fields["u"] ** 3 - f
+
+
+def test_the_residual_holds_per_sample() -> None:
+    x = torch.linspace(0, 1, 64, dtype=torch.float64)
+    basis = {k: v.expand(2, -1, -1) for k, v in _sine_basis(x, 5).items()}
+    exact = torch.tensor([[0.5, 0.2, 0.0, 0.0, 0.0], [-0.3, 0.0, 0.4, 0.0, 0.1]], dtype=x.dtype)
+    fields = combine(basis, exact)
+    f = fields["u_xx"] - fields["u"] ** 3  # manufactured: the exact weights solve it
+    out = HardConstraint(nonlinear, ridge=0.0, tol=1e-10)(basis, f)
+    assert out.failures == 0 and bool(out.converged.all())
+    assert float(out.residual_norm.max()) < 1e-8
+    torch.testing.assert_close(out.weights, exact, atol=1e-8, rtol=0)
+    torch.testing.assert_close(out.fields["u"], fields["u"], atol=1e-8, rtol=0)
+
+
+def test_implicit_gradient_matches_finite_differences() -> None:
+    x = torch.linspace(0, 1, 40, dtype=torch.float64)
+    f = 3 * torch.sin(2 * math.pi * x)[None] + 1.0  # not in the span: a true least-squares fit
+    layer = HardConstraint(nonlinear, ridge=1e-3, tol=1e-13, max_steps=200)
+
+    def loss(theta: torch.Tensor) -> torch.Tensor:
+        out = layer(_sine_basis(x, 4, theta), f)
+        return (out.fields["u"] ** 2).mean() + out.weights.sum()
+
+    theta = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(loss(theta), theta)
+    h = 1e-6
+    with torch.no_grad():
+        fd = (loss(theta + h) - loss(theta - h)) / (2 * h)
+    assert abs(float(grad) - float(fd)) <= 1e-6 * max(1.0, abs(float(fd)))
+
+
+def test_gradients_reach_every_basis_field_and_the_context() -> None:
+    x = torch.linspace(0, 1, 30, dtype=torch.float64)
+    basis = {k: v.clone().requires_grad_(True) for k, v in _sine_basis(x, 3).items()}
+    f = torch.ones(1, 30, dtype=torch.float64, requires_grad=True)
+    out = HardConstraint(nonlinear, tol=1e-12)(basis, f)
+    out.fields["u"].square().sum().backward()
+    assert all(float(b.grad.abs().sum()) > 0 for b in basis.values())
+    assert float(f.grad.abs().sum()) > 0
+
+
+def test_failures_are_counted_and_reported() -> None:
+    x = torch.linspace(0, 1, 50, dtype=torch.float64)
+    basis = _sine_basis(x, 6)
+    f = 50 * torch.ones(1, 50, dtype=torch.float64)  # strongly nonlinear: one step is not enough
+    with pytest.warns(HardConstraintWarning, match="1 of 1 hard-constraint solves"):
+        out = HardConstraint(nonlinear, tol=1e-12, max_steps=1)(basis, f)
+    assert out.failures == 1 and not bool(out.converged[0]) and int(out.steps[0]) == 1
+    assert bool(torch.isfinite(out.weights).all())  # a finite iterate, not silently zeroed
+    with pytest.raises(RuntimeError, match="did not reach tol"):
+        HardConstraint(nonlinear, tol=1e-12, max_steps=1, on_failure="raise")(basis, f)
+
+
+def test_bad_input() -> None:
+    x = torch.linspace(0, 1, 10, dtype=torch.float64)
+    basis = _sine_basis(x, 3)
+    layer = HardConstraint(nonlinear)
+    f = torch.zeros(1, 10, dtype=torch.float64)
+    with pytest.raises(ValueError, match="at least one field"):
+        layer({}, f)
+    with pytest.raises(ValueError, match="u_xx"):
+        layer({"u": basis["u"], "u_xx": basis["u_xx"][:, :, :2]}, f)
+    bad = basis["u"].clone()
+    bad[0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        layer({"u": bad, "u_xx": basis["u_xx"]}, f)
+    with pytest.raises(ValueError, match="w0"):
+        layer(basis, f, w0=torch.zeros(1, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="ridge"):
+        HardConstraint(nonlinear, ridge=-1.0)
+    with pytest.raises(ValueError, match="on_failure"):
+        HardConstraint(nonlinear, on_failure="quietly")
