@@ -3,6 +3,9 @@
 * :class:`HardConstraint` -- basis functions from any network, weights solving the PDE
   residual per sample (Levenberg-Marquardt), gradients by implicit differentiation;
   :class:`ConstraintResult` reports convergence per sample; :func:`combine` builds fields.
+* :class:`HardConstraintMoE` -- one constraint per subdomain, all experts solved as one batch;
+  :func:`uniform_subdomains`, :func:`sample_in_subdomains` split a box and sample residual
+  points per expert.
 """
 
 from sciml.constraints.hard import (
@@ -11,5 +14,14 @@ from sciml.constraints.hard import (
     HardConstraintWarning,
     combine,
 )
+from sciml.constraints.moe import HardConstraintMoE, sample_in_subdomains, uniform_subdomains
 
-__all__ = ["ConstraintResult", "HardConstraint", "HardConstraintWarning", "combine"]
+__all__ = [
+    "ConstraintResult",
+    "HardConstraint",
+    "HardConstraintMoE",
+    "HardConstraintWarning",
+    "combine",
+    "sample_in_subdomains",
+    "uniform_subdomains",
+]

@@ -98,3 +98,36 @@ def test_bad_input() -> None:
         HardConstraint(nonlinear, ridge=-1.0)
     with pytest.raises(ValueError, match="on_failure"):
         HardConstraint(nonlinear, on_failure="quietly")
+
+
+def test_experts_are_independent_constraints_solved_as_one_batch() -> None:
+    from sciml.constraints import HardConstraintMoE, sample_in_subdomains, uniform_subdomains
+
+    boxes = uniform_subdomains((0.0,), (1.0,), (4,))
+    assert boxes.shape == (4, 2, 1)
+    torch.testing.assert_close(boxes[:, 1, 0] - boxes[:, 0, 0], torch.full((4,), 0.25).double())
+    gen = torch.Generator().manual_seed(0)
+    pts = sample_in_subdomains(boxes, 25, generator=gen)  # (K, points, 1)
+    assert pts.shape == (4, 25, 1)
+    assert bool(((pts >= boxes[:, None, 0]) & (pts <= boxes[:, None, 1])).all())
+    # two samples, four experts: each expert fits the sine basis to its own piece of f
+    basis = {
+        k: torch.stack([_sine_basis(pts[e, :, 0], 4)[k][0] for e in range(4)])[None].expand(
+            2, -1, -1, -1
+        )
+        for k in ("u", "u_xx")
+    }
+    f = torch.stack([torch.cos(3 * pts[..., 0]), pts[..., 0] ** 2])  # (batch, K, points)
+    moe = HardConstraintMoE(nonlinear, experts=4, tol=1e-12, max_steps=200)
+    out = moe(basis, f)
+    assert out.weights.shape == (2, 4, 4) and out.fields["u"].shape == (2, 4, 25)
+    assert out.converged.shape == (2, 4) and bool(out.converged.all())
+    single = HardConstraint(nonlinear, tol=1e-12, max_steps=200)
+    for b in range(2):
+        for e in range(4):
+            alone = single({k: v[b, e][None] for k, v in basis.items()}, f[b, e][None])
+            torch.testing.assert_close(out.weights[b, e], alone.weights[0], atol=1e-9, rtol=0)
+    with pytest.raises(ValueError, match="K=4"):
+        moe({k: v[:, :2] for k, v in basis.items()}, f[:, :2])
+    with pytest.raises(ValueError, match="splits"):
+        uniform_subdomains((0.0,), (1.0,), (0,))
