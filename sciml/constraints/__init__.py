@@ -6,6 +6,8 @@
 * :class:`HardConstraintMoE` -- one constraint per subdomain, all experts solved as one batch;
   :func:`uniform_subdomains`, :func:`sample_in_subdomains` split a box and sample residual
   points per expert.
+* :func:`diffusion_sorption_residual` -- the residual of the paper's 1-D problem on basis
+  fields.
 """
 
 from sciml.constraints.hard import (
@@ -15,13 +17,16 @@ from sciml.constraints.hard import (
     combine,
 )
 from sciml.constraints.moe import HardConstraintMoE, sample_in_subdomains, uniform_subdomains
+from sciml.constraints.problems import DIFFUSION_SORPTION_FIELDS, diffusion_sorption_residual
 
 __all__ = [
+    "DIFFUSION_SORPTION_FIELDS",
     "ConstraintResult",
     "HardConstraint",
     "HardConstraintMoE",
     "HardConstraintWarning",
     "combine",
+    "diffusion_sorption_residual",
     "sample_in_subdomains",
     "uniform_subdomains",
 ]

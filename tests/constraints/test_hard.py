@@ -131,3 +131,37 @@ def test_experts_are_independent_constraints_solved_as_one_batch() -> None:
         moe({k: v[:, :2] for k, v in basis.items()}, f[:, :2])
     with pytest.raises(ValueError, match="splits"):
         uniform_subdomains((0.0,), (1.0,), (0,))
+
+
+def test_diffusion_sorption_residual_vanishes_on_the_reference_solution() -> None:
+    from sciml.constraints import DIFFUSION_SORPTION_FIELDS, diffusion_sorption_residual
+    from sciml.data.generators.diffusion_sorption import generate_diffusion_sorption
+
+    data = generate_diffusion_sorption(1, nx=128, nt=51, seed=0)
+    u = data.outputs["u"][0]
+    x, t = data.coords["x"], data.coords["t"]
+    dx, dt = float(x[1] - x[0]), float(t[1] - t[0])
+    late = slice(6, None)  # past the initial layer at x = 0 (t >= 60 here)
+    u_t = ((u[2:, 1:-1] - u[:-2, 1:-1]) / (2 * dt))[late].reshape(1, -1)
+    u_xx = ((u[1:-1, 2:] - 2 * u[1:-1, 1:-1] + u[1:-1, :-2]) / dx**2)[late].reshape(1, -1)
+    inner = u[1:-1, 1:-1][late].reshape(1, -1)
+    # the boundary and initial rows: exact data gives zero there
+    right = torch.tensor([[0.01]], dtype=u.dtype)
+    fields = {
+        "u": inner,
+        "u_t": u_t,
+        "u_xx": u_xx,
+        "u_left": torch.ones(1, 3, dtype=u.dtype),
+        "u_right": right,
+        "u_x_right": -right / 5e-4,
+        "u_init": u[0][None],
+    }
+    assert set(fields) == set(DIFFUSION_SORPTION_FIELDS)
+    r = diffusion_sorption_residual(fields, u[0][None])
+    n = inner.shape[1]
+    assert r.shape == (1, n + 3 + 1 + 128)
+    # finite differences of the finite-volume solution: small against the diffusion term
+    assert float(r[0, :n].abs().max()) <= 0.02 * float((5e-4 * u_xx).abs().max())
+    assert float(r[0, n:].abs().max()) < 1e-12
+    with pytest.raises(KeyError, match="u_t"):
+        diffusion_sorption_residual({"u": inner}, u[0][None])

@@ -34,23 +34,23 @@ INITIAL_CONDITIONS = ("grf", "constant")
 Array = npt.NDArray[np.float64]
 
 
-def retardation(
-    u: Array,
+def retardation[T: (Array, Tensor)](
+    u: T,
     *,
     porosity: float = 0.29,
     rho_s: float = 2880.0,
     k_f: float = 3.5e-4,
     n_f: float = 0.874,
     eps: float = 1e-6,
-) -> Array:
+) -> T:
     """The Freundlich retardation factor ``R(u)``, regularised at ``u = 0``.
 
     ``R(u) = 1 + (1 - phi) / phi * rho_s * k_f * n_f * (max(u, 0) + eps)^(n_f - 1)``.
 
     Parameters
     ----------
-    u : numpy.ndarray
-        Concentrations.
+    u : numpy.ndarray or torch.Tensor
+        Concentrations (a tensor keeps its autograd graph).
     porosity, rho_s, k_f, n_f : float
         Porosity ``phi``, bulk density, Freundlich coefficient and exponent.
     eps : float, default 1e-6
@@ -62,6 +62,8 @@ def retardation(
         ``R(u)``, same shape as ``u``.
     """
     c = (1.0 - porosity) / porosity * rho_s * k_f * n_f
+    if isinstance(u, torch.Tensor):  # differentiable, for physics-informed residuals
+        return 1.0 + c * (u.clamp_min(0.0) + eps) ** (n_f - 1.0)
     return 1.0 + c * (np.maximum(u, 0.0) + eps) ** (n_f - 1.0)
 
 
