@@ -33,6 +33,7 @@ import torch
 from sciml.dcdm.network import DCDMNet
 from sciml.dcdm.pretrained import VARIANTS, _path, save_weights
 from sciml.dcdm.scenes import GridPoisson, empty_scene
+from sciml.linalg import SparseMatrix
 
 __all__ = [
     "DEFAULTS",
@@ -209,21 +210,29 @@ def graph_validation(model: torch.nn.Module) -> dict[str, Any]:
     dict
         ``meshes`` (h, seed, kind, unknowns) and ``iterations``.
     """
-    from sciml.data.generators.fe_poisson import diffusion_system
     from sciml.dcdm.solver import dcdm
 
     meshes, iterations = [], []
     for h, seed, kind in GRAPH_VALIDATION:
-        A, b, _free, _kappa = diffusion_system(training_mesh(h, seed, kind), seed=500 + seed)
+        A, b, described = _mesh_system(h, seed, kind, system_seed=500 + seed)
         sol = dcdm(A, b, model, rtol=1e-6, maxiter=300)
-        meshes.append({"h": h, "geometry_seed": seed, "kind": kind, "unknowns": A.shape[0]})
+        meshes.append(described)
         iterations.append(int(sol.iterations) if sol.converged else None)
     return {"meshes": meshes, "iterations": iterations}
 
 
+def _mesh_system(
+    h: float, seed: int, kind: str, *, system_seed: int
+) -> tuple[SparseMatrix, torch.Tensor, dict[str, Any]]:
+    """The diffusion system on ``training_mesh(h, seed, kind)`` and a description of it."""
+    from sciml.data.generators.fe_poisson import diffusion_system
+
+    A, b, _free, _kappa = diffusion_system(training_mesh(h, seed, kind), seed=system_seed)
+    return A, b, {"h": h, "geometry_seed": seed, "kind": kind, "unknowns": A.shape[0]}
+
+
 def _main_graph(args: argparse.Namespace) -> int:
     """Train and save the graph network (``--graph``)."""
-    from sciml.data.generators.fe_poisson import diffusion_system
     from sciml.dcdm.graph import GraphDCDMNet
     from sciml.dcdm.graph_training import train_graph_dcdm, write_graph_dataset
     from sciml.dcdm.pretrained import GRAPH_WEIGHTS
@@ -239,10 +248,10 @@ def _main_graph(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     matrices, described = [], []
     for i, (h, seed, kind) in enumerate(GRAPH_MESHES):
-        A = diffusion_system(training_mesh(h, seed, kind), seed=100 + i)[0]
+        A, _b, description = _mesh_system(h, seed, kind, system_seed=100 + i)
         matrices.append(A)
-        described.append({"h": h, "geometry_seed": seed, "kind": kind, "unknowns": A.shape[0]})
-        print(f"training matrix {i}: {described[-1]}", flush=True)
+        described.append(description)
+        print(f"training matrix {i}: {description}", flush=True)
     rhs = [
         ritz_rhs(A, opts["samples"], steps=opts["steps"], seed=args.seed + i, progress=True)
         for i, A in enumerate(matrices)

@@ -204,6 +204,7 @@ def dcdm(
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
+    M: NetworkDirections
     if isinstance(model, GraphDCDMNet | GraphDirections):
         matrix = A.matrix if isinstance(A, GridPoisson) else A
         if not isinstance(matrix, SparseMatrix):
@@ -212,51 +213,43 @@ def dcdm(
             raise ValueError("these GraphDirections were prepared for another matrix")
         if levels != 1:
             raise ValueError(
-                "levels is an option of grid networks; the graph network pools over the "
-                "aggregation hierarchy of the matrix by itself"
+                "levels is an option of grid networks; the graph network already works on "
+                "every level of the multigrid hierarchy of the matrix"
             )
         _check_symmetric(matrix)
-        return fcg(
-            matrix,
-            b,
-            x0,
-            rtol=rtol,
-            atol=atol,
-            maxiter=maxiter,
-            M=model if isinstance(model, GraphDirections) else GraphDirections(model, matrix),
-            truncation=k,
-            true_residual=True,
-            callback=callback,
-        )
-    if isinstance(A, GridPoisson):
-        system = A
-    elif isinstance(A, SparseMatrix):
-        if fluid is None:
-            raise ValueError("a bare matrix needs the fluid mask of its grid: pass fluid=...")
-        system = GridPoisson.from_matrix(A, fluid)
+        M = model if isinstance(model, GraphDirections) else GraphDirections(model, matrix)
     else:
-        raise TypeError(f"A must be a GridPoisson or SparseMatrix, got {type(A)!r}")
-    _check_symmetric(system.matrix)
-    if levels != 1:
-        if levels != "auto" and not (isinstance(levels, int) and levels >= 1):
-            raise ValueError(f'levels must be a positive int or "auto", got {levels!r}')
-        gen = MultilevelDirections(model, system, None if levels == "auto" else int(levels))
-        if b.ndim != 1:
-            raise ValueError(f"levels != 1 solves one right-hand side (n,), got {tuple(b.shape)}")
-        return conjugate_directions(
-            system.matrix,
-            b,
-            gen,
-            x0,
-            rtol=rtol,
-            atol=atol,
-            maxiter=maxiter,
-            truncation=k,
-            callback=callback,
-        )
-    M = LearnedDirections(model, system)
+        if isinstance(A, GridPoisson):
+            system = A
+        elif isinstance(A, SparseMatrix):
+            if fluid is None:
+                raise ValueError("a bare matrix needs the fluid mask of its grid: pass fluid=...")
+            system = GridPoisson.from_matrix(A, fluid)
+        else:
+            raise TypeError(f"A must be a GridPoisson or SparseMatrix, got {type(A)!r}")
+        _check_symmetric(system.matrix)
+        if levels != 1:
+            if levels != "auto" and not (isinstance(levels, int) and levels >= 1):
+                raise ValueError(f'levels must be a positive int or "auto", got {levels!r}')
+            gen = MultilevelDirections(model, system, None if levels == "auto" else int(levels))
+            if b.ndim != 1:
+                raise ValueError(
+                    f"levels != 1 solves one right-hand side (n,), got {tuple(b.shape)}"
+                )
+            return conjugate_directions(
+                system.matrix,
+                b,
+                gen,
+                x0,
+                rtol=rtol,
+                atol=atol,
+                maxiter=maxiter,
+                truncation=k,
+                callback=callback,
+            )
+        matrix, M = system.matrix, LearnedDirections(model, system)
     return fcg(
-        system.matrix,
+        matrix,
         b,
         x0,
         rtol=rtol,

@@ -27,17 +27,15 @@ from sciml.train import TrainConfig
 def _fe_matrix(mesh: object, seed: int) -> SparseMatrix:
     """P1 stiffness of -div(kappa grad u), kappa = exp(smooth field), boundary dofs removed."""
     from sciml.data.generators.fe_poisson import boundary_markers
-    from sciml.fem import FunctionSpace, stiffness
+    from sciml.fem import FunctionSpace, condense, dirichlet, stiffness
 
     V = FunctionSpace(mesh, "Lagrange", 1)
     xy = np.asarray(V.dof_coordinates)
     rng = np.random.default_rng(seed)
     k = rng.uniform(1, 3, size=2)
     kappa = torch.from_numpy(np.exp(0.8 * np.sin(k[0] * xy[:, 0]) * np.cos(k[1] * xy[:, 1])))
-    K = stiffness(V, kappa)
-    boundary = np.unique(np.concatenate([V.boundary_dofs(m) for m in boundary_markers(mesh)]))
-    free = torch.from_numpy(np.setdiff1d(np.arange(V.num_dofs), boundary))
-    return K.submatrix(free, free)
+    zero = torch.zeros(V.num_dofs, dtype=torch.float64)
+    return condense(stiffness(V, kappa), zero, dirichlet(V, boundary_markers(mesh)))[0]
 
 
 def test_untrained_network_is_the_damped_jacobi_v_cycle() -> None:

@@ -415,19 +415,16 @@ def diffusion_system(
     kappa : torch.Tensor
         The coefficient at all dofs.
     """
-    from sciml.fem import FunctionSpace, mass, stiffness
+    from sciml.fem import FunctionSpace, condense, dirichlet, mass, stiffness
 
     positive_int("seed", seed, 0)
     V = FunctionSpace(mesh, "Lagrange", 1)
     markers = boundary_markers(mesh)
     if not markers:
         raise ValueError("the mesh has no facet markers, so no Dirichlet boundary to eliminate")
-    boundary = np.unique(np.concatenate([V.boundary_dofs(m) for m in markers]))
     amplitude, phi = kl_basis(V, modes=modes, tau=tau, gamma=gamma)
     seeds = np.random.SeedSequence(seed).generate_state(2)
     kappa = torch.exp(_kl_sample(amplitude, phi, 1, kappa_sigma, int(seeds[0])))[0]
     f = _kl_sample(amplitude, phi, 1, f_sigma, int(seeds[1]))[0]
-    free = np.setdiff1d(np.arange(V.num_dofs), boundary)
-    index = torch.from_numpy(free)
-    A = stiffness(V, kappa).submatrix(index, index)
-    return A, (mass(V) @ f)[index], free, kappa
+    A, b, free = condense(stiffness(V, kappa), mass(V) @ f, dirichlet(V, markers))
+    return A, b, free, kappa
