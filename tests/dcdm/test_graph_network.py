@@ -164,3 +164,26 @@ def test_graph_bad_input(tmp_path: Path) -> None:
     path = write_graph_dataset(tmp_path / "g.h5", [torch.randn(10, 36), torch.randn(10, 16)])
     with pytest.raises(ValueError, match="blocks end"):
         train_graph_dcdm(net, [A], path, TrainConfig(epochs=1, progress=False))
+
+
+def test_training_meshes_and_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("gmsh")
+    from sciml.data.generators.fe_poisson import boundary_markers
+    from sciml.dcdm import reproduce
+
+    plain = reproduce.training_mesh(0.1, 3)
+    assert boundary_markers(plain) == ["boundary"]
+    cells = plain.dolfinx_mesh.topology.index_map(2).size_local
+    refined = reproduce.training_mesh(0.1, 3, "refined")
+    assert refined.dolfinx_mesh.topology.index_map(2).size_local == 4 * cells
+    graded = reproduce.training_mesh(0.1, 3, "graded")  # h/4 on the holes: more cells
+    assert graded.dolfinx_mesh.topology.index_map(2).size_local > cells
+    jittered = reproduce.training_mesh(0.1, 3, "jittered")  # same topology, moved nodes
+    assert jittered.dolfinx_mesh.topology.index_map(2).size_local == cells
+    assert not np.allclose(jittered.dolfinx_mesh.geometry.x, plain.dolfinx_mesh.geometry.x)
+    with pytest.raises(ValueError, match="kind"):
+        reproduce.training_mesh(0.1, 3, "curved")
+    monkeypatch.setattr(reproduce, "GRAPH_VALIDATION", ((0.1, 3, "plain"),))
+    out = reproduce.graph_validation(GraphDCDMNet(hidden=4, layers=1))
+    assert out["meshes"][0]["kind"] == "plain" and out["meshes"][0]["unknowns"] > 0
+    assert isinstance(out["iterations"][0], int) and 0 < out["iterations"][0] <= 300
