@@ -24,6 +24,9 @@ from sciml.implicit.root import OnFailure, custom_root
 __all__ = ["LeastSquaresResult", "gauss_newton", "levenberg_marquardt"]
 
 Residual = Callable[..., Tensor]
+#: ``jacobian(x, *params) -> (r, J)``: the residual ``(batch, m)`` and its Jacobian
+#: ``(batch, m, n)`` with respect to ``x``
+Jacobian = Callable[..., tuple[Tensor, Tensor]]
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,21 @@ def _with_ridge(residual_fn: Residual, ridge: float) -> Residual:
 
     def augmented(x: Tensor, *params: Any) -> Tensor:
         return torch.cat([residual_fn(x, *params), ridge * x], dim=1)
+
+    return augmented
+
+
+def _jacobian_with_ridge(jacobian: Jacobian | None, ridge: float) -> Jacobian | None:
+    if jacobian is None or ridge == 0.0:
+        return jacobian
+
+    def augmented(x: Tensor, *params: Any) -> tuple[Tensor, Tensor]:
+        r, J = jacobian(x, *params)
+        eye = ridge * torch.eye(x.shape[1], dtype=J.dtype, device=J.device)
+        return (
+            torch.cat([r, ridge * x], dim=1),
+            torch.cat([J, eye.expand(x.shape[0], -1, -1)], dim=1),
+        )
 
     return augmented
 
@@ -100,15 +118,27 @@ def _solve(
     xtol: float,
     ftol: float,
     damping: float,
+    jacobian: Jacobian | None = None,
 ) -> LeastSquaresResult:
     """Run GN or LM (differentiable operations; the caller decides on grad mode)."""
 
     def fn(x: Tensor) -> Tensor:
         return residual_fn(x, *params)
 
+    def residual_and_jacobian(x: Tensor) -> tuple[Tensor, Tensor]:
+        if jacobian is None:
+            return _residual_and_jacobian(fn, x)
+        r, J = jacobian(x, *params)
+        if r.ndim != 2 or J.shape != (*r.shape, x.shape[1]) or r.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"jacobian must return r (batch={x.shape[0]}, m) and J (batch, m, "
+                f"n={x.shape[1]}), got {tuple(r.shape)} and {tuple(J.shape)}"
+            )
+        return r, J
+
     batch, n = x0.shape
     x = x0
-    r, J = _residual_and_jacobian(fn, x)
+    r, J = residual_and_jacobian(x)
     cost = 0.5 * (r * r).sum(dim=1)
     g = torch.einsum("bmn,bm->bn", J, r)
     converged = g.abs().amax(dim=1) <= gtol
@@ -129,7 +159,7 @@ def _solve(
         delta = torch.linalg.solve(A, -g.unsqueeze(2))[..., 0]
         delta = torch.where(active[:, None], delta, torch.zeros_like(delta))
         x_new = x + delta
-        r_new, J_new = _residual_and_jacobian(fn, x_new)
+        r_new, J_new = residual_and_jacobian(x_new)
         cost_new = 0.5 * (r_new * r_new).sum(dim=1)
         finite = torch.isfinite(cost_new) & torch.isfinite(delta).all(dim=1)
         if method == "lm":
@@ -175,6 +205,7 @@ def _run(
     ridge: float,
     implicit: bool,
     on_failure: OnFailure,
+    jacobian: Jacobian | None = None,
 ) -> LeastSquaresResult:
     name = "levenberg_marquardt" if method == "lm" else "gauss_newton"
     _check_inputs(x0, name)
@@ -187,6 +218,7 @@ def _run(
         "xtol": xtol,
         "ftol": ftol,
         "damping": damping,
+        "jacobian": _jacobian_with_ridge(jacobian, ridge),
     }
     if not implicit:  # plain autograd through every iteration (unrolled)
         return _solve(method, fn, x0, params, **opts)
@@ -226,6 +258,7 @@ def levenberg_marquardt(
     ridge: float = 0.0,
     implicit: bool = True,
     on_failure: OnFailure = "warn",
+    jacobian: Jacobian | None = None,
 ) -> LeastSquaresResult:
     """Solve a batch of nonlinear least-squares problems by Levenberg-Marquardt.
 
@@ -258,6 +291,11 @@ def levenberg_marquardt(
         steps). ``False`` runs the iterations under autograd (unrolled backpropagation).
     on_failure : {"warn", "raise", "ignore"}, default "warn"
         Backward pass through a problem that did not converge.
+    jacobian : callable, optional
+        ``jacobian(x, *params) -> (r, J)``: the residual ``(batch, m)`` and its Jacobian
+        ``(batch, m, n)``, when it is cheaper to form directly than by ``n`` forward-mode
+        derivatives of ``residual_fn`` (the default). ``residual_fn`` is still used for the
+        implicit gradient. The ridge rows are appended to both.
 
     Returns
     -------
@@ -292,6 +330,7 @@ def levenberg_marquardt(
         ridge=ridge,
         implicit=implicit,
         on_failure=on_failure,
+        jacobian=jacobian,
     )
 
 
@@ -306,6 +345,7 @@ def gauss_newton(
     ridge: float = 0.0,
     implicit: bool = True,
     on_failure: OnFailure = "warn",
+    jacobian: Jacobian | None = None,
 ) -> LeastSquaresResult:
     """Solve a batch of nonlinear least-squares problems by (undamped) Gauss-Newton.
 
@@ -315,7 +355,7 @@ def gauss_newton(
 
     Parameters
     ----------
-    residual_fn, x0, *params, max_steps, gtol, xtol, ftol, ridge, implicit, on_failure
+    residual_fn, x0, *params, max_steps, gtol, xtol, ftol, ridge, implicit, on_failure, jacobian
         As in :func:`levenberg_marquardt`.
 
     Returns
@@ -335,4 +375,5 @@ def gauss_newton(
         ridge=ridge,
         implicit=implicit,
         on_failure=on_failure,
+        jacobian=jacobian,
     )

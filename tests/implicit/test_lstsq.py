@@ -107,3 +107,29 @@ def test_float32_batch() -> None:
     # d x*/d a = (1, 2a): the implicit gradient of sum(x*) is 1 + 2a
     (grad,) = torch.autograd.grad(out.x.sum(), a)
     torch.testing.assert_close(grad, 1 + 2 * a.detach(), rtol=1e-3, atol=1e-3)
+
+
+def test_a_supplied_jacobian_gives_the_same_solution_steps_and_gradient() -> None:
+    def jacobian(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> tuple:
+        J = torch.zeros(x.shape[0], 2, 2, dtype=x.dtype)
+        J[:, 0, 0] = -1.0
+        J[:, 1, 0] = -2 * b * x[:, 0]
+        J[:, 1, 1] = b
+        return rosenbrock(x, a, b), J
+
+    a = torch.tensor([1.0, 1.5, 2.0], dtype=D, requires_grad=True)
+    b = torch.full((3,), 10.0, dtype=D)
+    x0 = torch.full((3, 2), -1.2, dtype=D)
+    plain = levenberg_marquardt(rosenbrock, x0, a, b, max_steps=200, ridge=1e-3)
+    given = levenberg_marquardt(
+        rosenbrock, x0, a, b, max_steps=200, ridge=1e-3, jacobian=jacobian
+    )
+    assert torch.equal(plain.steps, given.steps) and bool(given.converged.all())
+    torch.testing.assert_close(given.x, plain.x, rtol=1e-12, atol=1e-12)
+    (g_plain,) = torch.autograd.grad(plain.x.sum(), a)
+    (g_given,) = torch.autograd.grad(given.x.sum(), a)
+    torch.testing.assert_close(g_given, g_plain)
+    with pytest.raises(ValueError, match="jacobian must return"):
+        levenberg_marquardt(
+            rosenbrock, x0, a, b, jacobian=lambda x, a, b: (rosenbrock(x, a, b), x)
+        )
