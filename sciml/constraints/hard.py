@@ -65,8 +65,12 @@ class ConstraintResult:
         return int((~self.converged).sum())
 
 
-def combine(basis: Mapping[str, Tensor], weights: Tensor) -> dict[str, Tensor]:
-    """``field = B_field w`` for every basis field.
+def combine(
+    basis: Mapping[str, Tensor],
+    weights: Tensor,
+    offset: Mapping[str, Tensor] | None = None,
+) -> dict[str, Tensor]:
+    """``field = B_field w (+ offset_field)`` for every basis field.
 
     Parameters
     ----------
@@ -74,13 +78,18 @@ def combine(basis: Mapping[str, Tensor], weights: Tensor) -> dict[str, Tensor]:
         ``(batch, points, N)`` each.
     weights : torch.Tensor
         ``(batch, N)``.
+    offset : mapping of str to torch.Tensor, optional
+        ``(batch, points)`` added to the fields it names.
 
     Returns
     -------
     dict of str to torch.Tensor
         ``(batch, points)`` each.
     """
-    return {name: torch.einsum("bpn,bn->bp", B, weights) for name, B in basis.items()}
+    out = {name: torch.einsum("bpn,bn->bp", B, weights) for name, B in basis.items()}
+    for name, value in (offset or {}).items():
+        out[name] = out[name] + value
+    return out
 
 
 class HardConstraint(nn.Module):
@@ -95,7 +104,9 @@ class HardConstraint(nn.Module):
     ridge : float, default 1e-4
         Tikhonov term ``ridge * w`` appended to the residual (the paper's value).
     tol : float, default 1e-4
-        Converged when ``||J^T r||_inf <= tol`` (or the step or cost stalls; see
+        Converged when ``||J^T r||_inf <= tol``, or when an accepted step changes the weights
+        by at most ``tol`` relative to their norm or the cost by at most ``tol`` relative (the
+        ``xtol`` and ``ftol`` of
         :func:`sciml.implicit.levenberg_marquardt`).
     max_steps : int, default 100
     on_failure : {"warn", "raise", "ignore"}, default "warn"
@@ -140,7 +151,11 @@ class HardConstraint(nn.Module):
         self.on_failure = on_failure
 
     def forward(
-        self, basis: Mapping[str, Tensor], *context: Tensor, w0: Tensor | None = None
+        self,
+        basis: Mapping[str, Tensor],
+        *context: Tensor,
+        w0: Tensor | None = None,
+        offset: Mapping[str, Tensor] | None = None,
     ) -> ConstraintResult:
         """Solve for the weights of every sample.
 
@@ -154,6 +169,11 @@ class HardConstraint(nn.Module):
             they receive gradients too.
         w0 : torch.Tensor, optional
             ``(batch, N)`` initial weights (default zero).
+        offset : mapping of str to torch.Tensor, optional
+            ``(batch, points)`` per field: a particular solution added to the span of the
+            basis, ``field = offset + B w`` (it receives gradients too). Where the residual
+            leaves some weights undetermined, the ridge term then keeps the output near the
+            offset instead of near zero.
 
         Returns
         -------
@@ -182,26 +202,66 @@ class HardConstraint(nn.Module):
                 )
             if not bool(torch.isfinite(B).all()):
                 raise ValueError(f"basis field {name!r} contains NaN/Inf")
+        offset = dict(offset or {})
+        for name, value in offset.items():
+            if name not in basis:
+                raise ValueError(f"offset field {name!r} is not a basis field {names}")
+            if value.shape != basis[name].shape[:2]:
+                raise ValueError(
+                    f"offset field {name!r} must be {tuple(basis[name].shape[:2])}, "
+                    f"got {tuple(value.shape)}"
+                )
+        offset_names = list(offset)
+        n_fixed = len(names) + len(offset_names)
         if w0 is None:
             w0 = first.new_zeros(batch, n_basis)
         elif w0.shape != (batch, n_basis):
             raise ValueError(f"w0 must be ({batch}, {n_basis}), got {tuple(w0.shape)}")
 
+        def fields_of(w: Tensor, params: tuple[Tensor, ...]) -> dict[str, Tensor]:
+            bases = dict(zip(names, params[: len(names)], strict=True))
+            shift = dict(zip(offset_names, params[len(names) : n_fixed], strict=True))
+            return combine(bases, w, shift)
+
         def residual_of_weights(w: Tensor, *params: Tensor) -> Tensor:
-            fields = combine(dict(zip(names, params[: len(names)], strict=True)), w)
-            return self.residual(fields, *params[len(names) :])
+            return self.residual(fields_of(w, params), *params[n_fixed:])
+
+        def jacobian(w: Tensor, *params: Tensor) -> tuple[Tensor, Tensor]:
+            # every field is affine in w with Jacobian B_field: J e_j is the derivative of
+            # the residual in the fields along the basis function j (one vmapped JVP)
+            bases, ctx = params[: len(names)], params[n_fixed:]
+            values = tuple(fields_of(w, params).values())
+
+            def of_fields(*f: Tensor) -> Tensor:
+                return self.residual(dict(zip(names, f, strict=True)), *ctx)
+
+            def directional(*tangents: Tensor) -> Tensor:
+                return torch.func.jvp(of_fields, values, tangents)[1]
+
+            r = of_fields(*values)
+            try:
+                cols = torch.func.vmap(directional, in_dims=2)(*bases)  # (N, batch, m)
+            except RuntimeError:  # an op without a batching rule: one JVP at a time
+                cols = torch.stack(
+                    [directional(*(B[..., j] for B in bases)) for j in range(n_basis)]
+                )
+            return r, cols.permute(1, 2, 0)
 
         out = levenberg_marquardt(
             residual_of_weights,
             w0.detach(),
             *(basis[name] for name in names),
+            *(offset[name] for name in offset_names),
             *context,
             max_steps=self.max_steps,
             gtol=self.tol,
+            xtol=self.tol,
+            ftol=self.tol,
             ridge=self.ridge,
             on_failure="ignore" if self.on_failure == "ignore" else "warn",
+            jacobian=jacobian,
         )
-        fields = combine(basis, out.x)
+        fields = combine(basis, out.x, offset)
         with torch.no_grad():
             r = self.residual({k: v.detach() for k, v in fields.items()}, *context)
             residual_norm = r.pow(2).mean(dim=1).sqrt()

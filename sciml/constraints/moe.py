@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
+import torch.distributed as dist
+import torch.distributed.nn.functional as dist_nn
 from torch import Tensor, nn
 
 from sciml.constraints.hard import ConstraintResult, HardConstraint, PDEResidual
@@ -97,18 +100,58 @@ class HardConstraintMoE(nn.Module):
         ``b``), so it must not mix rows.
     experts : int
         ``K``.
+    expert_parallel : bool, default False
+        Split the experts over the processes of ``torch.distributed`` (which must be
+        initialised, e.g. by ``torchrun``): rank ``r`` of ``P`` solves the experts
+        ``r K / P ... (r + 1) K / P - 1`` (``P`` must divide ``K``) and the weights are
+        all-gathered (differentiably), so every rank returns the result of all experts.
+        Every rank must pass the same batch (expert parallelism, not data parallelism). The
+        gradient of a loss that every rank computes alike, averaged over the ranks (what
+        ``DistributedDataParallel`` does with parameter gradients), is the one-process
+        gradient.
+    group : torch.distributed.ProcessGroup, optional
+        Process group of the split (default: the world).
     **options
         ``ridge``, ``tol``, ``max_steps``, ``on_failure`` of :class:`HardConstraint`.
     """
 
-    def __init__(self, residual: PDEResidual, experts: int, **options: float | int | str) -> None:
+    def __init__(
+        self,
+        residual: PDEResidual,
+        experts: int,
+        *,
+        expert_parallel: bool = False,
+        group: Any = None,
+        **options: float | int | str,
+    ) -> None:
         super().__init__()
         if experts < 1:
             raise ValueError(f"experts must be >= 1, got {experts}")
         self.experts = int(experts)
+        self.expert_parallel = bool(expert_parallel)
+        self.group = group
         self.constraint = HardConstraint(residual, **options)  # type: ignore[arg-type]
 
-    def forward(self, basis: Mapping[str, Tensor], *context: Tensor) -> ConstraintResult:
+    def _share(self) -> tuple[int, int, int]:
+        """(rank, processes, first expert of this rank)."""
+        if not self.expert_parallel:
+            return 0, 1, 0
+        if not dist.is_available() or not dist.is_initialized():
+            raise RuntimeError(
+                "expert_parallel=True needs torch.distributed to be initialised (torchrun, or "
+                "torch.distributed.init_process_group)"
+            )
+        rank, size = dist.get_rank(self.group), dist.get_world_size(self.group)
+        if self.experts % size:
+            raise ValueError(f"{size} processes must divide the {self.experts} experts evenly")
+        return rank, size, rank * (self.experts // size)
+
+    def forward(
+        self,
+        basis: Mapping[str, Tensor],
+        *context: Tensor,
+        offset: Mapping[str, Tensor] | None = None,
+    ) -> ConstraintResult:
         """Solve every expert of every sample.
 
         Parameters
@@ -117,6 +160,8 @@ class HardConstraintMoE(nn.Module):
             ``(batch, K, points, N)`` per field: the bases at each expert's points.
         *context : torch.Tensor
             ``(batch, K, ...)`` per-expert tensors passed to ``residual``.
+        offset : mapping of str to torch.Tensor, optional
+            ``(batch, K, points)`` particular solutions (see :class:`HardConstraint`).
 
         Returns
         -------
@@ -134,12 +179,40 @@ class HardConstraintMoE(nn.Module):
             if c.ndim < 2 or c.shape[1] != K:
                 raise ValueError(f"context {i} must be (batch, K={K}, ...), got {tuple(c.shape)}")
         batch = next(iter(basis.values())).shape[0] if basis else 0
-        folded = {name: B.reshape(-1, *B.shape[2:]) for name, B in basis.items()}
-        out = self.constraint(folded, *(c.reshape(-1, *c.shape[2:]) for c in context))
+        _, size, first = self._share()
+        local = slice(first, first + K // size)
+        k = K // size
+
+        def fold(t: Tensor) -> Tensor:
+            return t[:, local].reshape(-1, *t.shape[2:])
+
+        folded = {name: fold(B) for name, B in basis.items()}
+        shift = {name: fold(v) for name, v in (offset or {}).items()}
+        out = self.constraint(folded, *(fold(c) for c in context), offset=shift)
+        result = ConstraintResult(
+            weights=out.weights.reshape(batch, k, -1),
+            fields={name: v.reshape(batch, k, -1) for name, v in out.fields.items()},
+            residual_norm=out.residual_norm.reshape(batch, k),
+            converged=out.converged.reshape(batch, k),
+            steps=out.steps.reshape(batch, k),
+        )
+        return result if size == 1 else self._gather(result)
+
+    def _gather(self, part: ConstraintResult) -> ConstraintResult:
+        """All experts from every rank's part (differentiable for weights and fields)."""
+
+        def cat(t: Tensor) -> Tensor:
+            return torch.cat(dist_nn.all_gather(t, group=self.group or dist.group.WORLD), 1)
+
+        def cat_plain(t: Tensor) -> Tensor:
+            parts = [torch.empty_like(t) for _ in range(dist.get_world_size(self.group))]
+            dist.all_gather(parts, t.contiguous(), group=self.group)
+            return torch.cat(parts, 1)
+
         return ConstraintResult(
-            weights=out.weights.reshape(batch, K, -1),
-            fields={k: v.reshape(batch, K, -1) for k, v in out.fields.items()},
-            residual_norm=out.residual_norm.reshape(batch, K),
-            converged=out.converged.reshape(batch, K),
-            steps=out.steps.reshape(batch, K),
+            weights=cat(part.weights),
+            fields={name: cat(v) for name, v in part.fields.items()},
+            residual_norm=cat_plain(part.residual_norm),
+            converged=cat_plain(part.converged),
+            steps=cat_plain(part.steps),
         )

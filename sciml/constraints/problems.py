@@ -27,6 +27,9 @@ def diffusion_sorption_residual(
     n_f: float = 0.874,
     eps: float = 1e-6,
     boundary_weight: float = 1.0,
+    interior_weight: float = 1.0,
+    boundary_mask: Tensor | None = None,
+    mean: bool = False,
 ) -> Tensor:
     """Residual of 1-D diffusion-sorption, ``R(u) u_t = D u_xx`` (PDEBench parameters).
 
@@ -45,6 +48,15 @@ def diffusion_sorption_residual(
         Diffusion coefficient and the Freundlich retardation (:func:`retardation`).
     boundary_weight : float, default 1
         Factor on the boundary and initial rows.
+    interior_weight : float, default 1
+        Factor on the PDE rows (e.g. ``T`` to measure ``u_t`` per unit of ``t / T``).
+    boundary_mask : torch.Tensor, optional
+        ``(batch, 2)`` factors on the left and right boundary rows: a subdomain that does not
+        touch ``x = 0`` (or ``x = 1``) gives ``0`` there (mixture of experts).
+    mean : bool, default False
+        Divide each group of rows (interior, left, right, initial) by the square root of its
+        size, so that the sum of squares is the sum of the groups' mean squares (a loss that
+        does not depend on how many points each group has).
 
     Returns
     -------
@@ -56,8 +68,19 @@ def diffusion_sorption_residual(
         raise KeyError(f"diffusion-sorption needs the fields {missing}")
     u = fields["u"]
     R = retardation(u, porosity=porosity, rho_s=rho_s, k_f=k_f, n_f=n_f, eps=eps)
-    interior = R * fields["u_t"] - D * fields["u_xx"]
+    interior = interior_weight * (R * fields["u_t"] - D * fields["u_xx"])
     left = fields["u_left"] - 1.0
     right = fields["u_right"] + D * fields["u_x_right"]
     initial = fields["u_init"] - u0
+    if boundary_mask is not None:
+        if boundary_mask.shape != (u.shape[0], 2):
+            raise ValueError(
+                f"boundary_mask must be (batch={u.shape[0]}, 2), got {tuple(boundary_mask.shape)}"
+            )
+        left = left * boundary_mask[:, :1]
+        right = right * boundary_mask[:, 1:]
+    if mean:
+        interior, left, right, initial = (
+            rows / rows.shape[1] ** 0.5 for rows in (interior, left, right, initial)
+        )
     return torch.cat([interior, boundary_weight * torch.cat([left, right, initial], 1)], 1)

@@ -165,3 +165,24 @@ def test_diffusion_sorption_residual_vanishes_on_the_reference_solution() -> Non
     assert float(r[0, n:].abs().max()) < 1e-12
     with pytest.raises(KeyError, match="u_t"):
         diffusion_sorption_residual({"u": inner}, u[0][None])
+
+
+def test_offset_is_a_particular_solution_added_to_the_span() -> None:
+    x = torch.linspace(0, 1, 64, dtype=torch.float64)
+    basis = {k: v.expand(2, -1, -1) for k, v in _sine_basis(x, 4).items()}
+    exact = torch.tensor([[0.5, 0.2, 0.0, 0.0], [-0.3, 0.0, 0.4, 0.1]], dtype=x.dtype)
+    target = combine(basis, exact)
+    # the offset holds part of the solution; the weights recover the rest
+    shift = {"u": 0.5 * target["u"], "u_xx": 0.5 * target["u_xx"]}
+    shift = {k: v.clone().requires_grad_(True) for k, v in shift.items()}
+    f = target["u_xx"] - target["u"] ** 3
+    out = HardConstraint(nonlinear, ridge=0.0, tol=1e-10)(basis, f, offset=shift)
+    torch.testing.assert_close(out.weights, 0.5 * exact, atol=1e-8, rtol=0)
+    torch.testing.assert_close(out.fields["u"], target["u"], atol=1e-8, rtol=0)
+    # the offset is a parameter of the solve: implicit gradients reach it
+    (g,) = torch.autograd.grad(out.weights.sum(), shift["u"])
+    assert bool(torch.isfinite(g).all()) and float(g.abs().max()) > 0
+    with pytest.raises(ValueError, match="not a basis field"):
+        HardConstraint(nonlinear)(basis, f, offset={"v": shift["u"]})
+    with pytest.raises(ValueError, match="offset field 'u' must be"):
+        HardConstraint(nonlinear)(basis, f, offset={"u": shift["u"][:, :3]})

@@ -1,0 +1,133 @@
+"""Physics-only diffusion-sorption models: soft, global hard and mixture-of-experts."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from sciml.constraints import combine
+from sciml.constraints.sorption import (
+    SorptionPIHC,
+    sorption_data,
+    sorption_metrics,
+    sorption_step,
+)
+
+SMALL = {"nx": 33, "nt": 17, "width": 8, "layers": 1, "fno_modes": (4, 4), "n_basis": 6}
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, torch.Tensor]:
+    ds = sorption_data(3, nx=33, nt=17, T=50.0, seed=3, cells=64)
+    return {k: torch.stack([ds[i][k] for i in range(3)]) for k in ("u0", "u")}
+
+
+def test_reference_on_the_model_grid(data: dict[str, torch.Tensor]) -> None:
+    u, u0 = data["u"], data["u0"]
+    assert u.shape == (3, 33, 17) and u0.shape == (3, 33)
+    torch.testing.assert_close(u[:, :, 0], u0)
+    torch.testing.assert_close(u[:, 0, 1:], torch.ones(3, 16, dtype=u.dtype))  # u(t, 0) = 1
+    assert float(u.min()) >= 0 and float(u.max()) <= 1 + 1e-12
+
+
+@pytest.mark.parametrize(("experts", "split"), [(1, "t"), (4, "t"), (4, "x")])
+def test_hard_constraint_holds_on_every_subdomain(
+    data: dict[str, torch.Tensor], experts: int, split: str
+) -> None:
+    torch.manual_seed(0)
+    # a smoother retardation (eps = 1) keeps the random untrained basis's problem smooth
+    # enough for Levenberg-Marquardt to reach a tight tolerance
+    model = SorptionPIHC(
+        mode="hard",
+        experts=experts,
+        split=split,
+        points=800,
+        T=50.0,
+        tol=1e-12,
+        max_steps=300,
+        pde={"eps": 1.0},
+        **SMALL,
+    )
+    model.eval()  # the constraint on the grid nodes: the same points in the check below
+    out = model(data["u0"])
+    c = out.constraint
+    assert c is not None and c.failures == 0
+    assert out.weights.shape == (3, experts, 6) and c.converged.shape == (3, experts)
+    # at the solution the gradient of every expert's least-squares problem vanishes
+    w = out.weights.detach().clone().requires_grad_(True)
+    fields, u0_init, mask = model._constraint_fields(model.basis(data["u0"]), data["u0"].double())
+    folded = {k: v.detach().flatten(0, 1) for k, v in fields.items()}
+    basis = {k: v[..., 1:] for k, v in folded.items()}
+    offset = {k: v[..., 0] for k, v in folded.items() if not k.startswith("c")}
+    fields = combine(basis, w.flatten(0, 1), offset)
+    r = model._residual(fields, u0_init.flatten(0, 1), mask.flatten(0, 1))
+    cost = 0.5 * r.pow(2).sum() + 0.5 * (1e-4 * w).pow(2).sum()
+    (g,) = torch.autograd.grad(cost, w)
+    assert float(g.abs().max()) < 1e-8
+    # each expert owns its range: the prediction uses that expert's weights there
+    B = model.basis(data["u0"])["u"]
+    if split == "t":
+        m = (17 - 1) // experts
+        for k in range(experts):
+            cols = slice(k * m + 1, (k + 1) * m + 1)
+            expected = B[:, 0, :, cols] + torch.einsum(
+                "bnxt,bn->bxt", B[:, 1:, :, cols], out.weights[:, k]
+            )
+            torch.testing.assert_close(out.u[:, :, cols], expected)
+        return
+    m = (33 - 1) // experts
+    for k in range(experts):
+        cols = slice(k * m, (k + 1) * m)
+        expected = B[:, 0, cols] + torch.einsum("bnxt,bn->bxt", B[:, 1:, cols], out.weights[:, k])
+        torch.testing.assert_close(out.u[:, cols], expected)
+
+
+def test_training_step_reaches_the_network_in_every_mode(data: dict[str, torch.Tensor]) -> None:
+    for mode, experts in (("soft", 1), ("hard", 1), ("hard", 2)):
+        torch.manual_seed(0)
+        model = SorptionPIHC(mode=mode, experts=experts, points=400, T=50.0, **SMALL)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loss = sorption_step(model, data)
+        loss.backward()
+        grads = [p.grad for p in model.network.parameters()]
+        assert all(g is not None and bool(torch.isfinite(g).all()) for g in grads)
+        assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0
+        model.eval()
+        with torch.no_grad():
+            metrics = sorption_metrics(model, data)
+        assert set(metrics) == {"test_loss", "rel_l2", "failures"}
+        assert all(v == v and v >= 0 for v in metrics.values())
+
+
+def test_evaluation_is_deterministic_and_training_samples_points(
+    data: dict[str, torch.Tensor],
+) -> None:
+    torch.manual_seed(0)
+    model = SorptionPIHC(mode="hard", experts=2, points=200, T=50.0, **SMALL)
+    model.eval()
+    with torch.no_grad():
+        a, b = model(data["u0"]).u, model(data["u0"]).u
+    assert torch.equal(a, b)
+    model.train()
+    with torch.no_grad():
+        c, d = model(data["u0"]).u, model(data["u0"]).u
+    assert not torch.equal(c, d)
+
+
+def test_bad_options_and_input() -> None:
+    with pytest.raises(ValueError, match="divide"):
+        SorptionPIHC(experts=3, **SMALL)
+    with pytest.raises(ValueError, match="no experts"):
+        SorptionPIHC(mode="soft", experts=2, **SMALL)
+    with pytest.raises(ValueError, match="mode"):
+        SorptionPIHC(mode="stiff", **SMALL)
+    with pytest.raises(ValueError, match="initial"):
+        SorptionPIHC(initial="both", **SMALL)
+    model = SorptionPIHC(experts=2, **SMALL)
+    with pytest.raises(ValueError, match="nx=33"):
+        model(torch.zeros(2, 32))
+    with pytest.raises(ValueError, match="NaN"):
+        model(torch.full((2, 33), float("nan")))
