@@ -186,3 +186,16 @@ def test_plot_dcdm_unstructured_beats_icc_and_matches_petsc(monkeypatch) -> None
     assert graph < its["untrained (damped-Jacobi V-cycle)"]  # what training adds
     assert abs(its["PETSc FCG + graph network"] - graph) <= 1
     plt.close("all")
+
+
+def test_plot_hard_constraint_moe_hard_beats_soft(monkeypatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.setattr("matplotlib.pyplot.show", lambda *a, **k: None)
+    module = load("plot_hard_constraint_moe")
+    errors = {name: history[-1]["rel_l2"] for name, history in module.histories.items()}
+    assert set(errors) == {"soft", "global hard", "MoE"}
+    assert all(0 < e < 1 for e in errors.values())
+    # the stated result: the hard constraint is more accurate than the soft one
+    assert errors["global hard"] < errors["soft"]

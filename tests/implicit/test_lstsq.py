@@ -121,15 +121,11 @@ def test_a_supplied_jacobian_gives_the_same_solution_steps_and_gradient() -> Non
     b = torch.full((3,), 10.0, dtype=D)
     x0 = torch.full((3, 2), -1.2, dtype=D)
     plain = levenberg_marquardt(rosenbrock, x0, a, b, max_steps=200, ridge=1e-3)
-    given = levenberg_marquardt(
-        rosenbrock, x0, a, b, max_steps=200, ridge=1e-3, jacobian=jacobian
-    )
+    given = levenberg_marquardt(rosenbrock, x0, a, b, max_steps=200, ridge=1e-3, jacobian=jacobian)
     assert torch.equal(plain.steps, given.steps) and bool(given.converged.all())
     torch.testing.assert_close(given.x, plain.x, rtol=1e-12, atol=1e-12)
     (g_plain,) = torch.autograd.grad(plain.x.sum(), a)
     (g_given,) = torch.autograd.grad(given.x.sum(), a)
     torch.testing.assert_close(g_given, g_plain)
     with pytest.raises(ValueError, match="jacobian must return"):
-        levenberg_marquardt(
-            rosenbrock, x0, a, b, jacobian=lambda x, a, b: (rosenbrock(x, a, b), x)
-        )
+        levenberg_marquardt(rosenbrock, x0, a, b, jacobian=lambda x, a, b: (rosenbrock(x, a, b), x))

@@ -1,0 +1,361 @@
+"""PI-HC-MoE on 1-D diffusion-sorption: soft constraint vs global hard constraint vs MoE.
+
+The same FNO basis network (:class:`sciml.constraints.sorption.SorptionPIHC`: ``N = 16`` basis
+functions on the space-time grid) is trained physics-only (no solution data; Adam, lr 1e-3,
+gradient-norm clipping 1.0, as in the paper) in three modes: the soft constraint (the residual
+as the loss, fixed learned weights), one global hard constraint and a mixture of 4 experts,
+split in time (sciml's default; each expert starts from the network's particular solution on
+its first line) and, as the paper splits it, along ``x``. The relative L2 error is measured
+against our own finite-volume reference
+(:func:`sciml.data.generators.diffusion_sorption.generate_diffusion_sorption`, 512 cells,
+BDF2 with dt 0.25) on unseen GRF initial conditions. Time per training step (forward and
+backward, one batch) is measured at 20,000 residual points on the trained models, and its
+scaling with the number of points (1k ... 50k) and of experts (1, 2, 4, 8).
+
+Targets (issue 10): MoE error <= global hard error <= soft error; MoE time per training step
+<= 1/2 of the global hard constraint's at 20,000 points; MoE step time nearly flat in the
+number of points (here: at most 2x from 1k to 50k points).
+
+Run ``python benchmarks/pihc_sorption.py``; results go to
+``benchmarks/results/pihc_sorption.json`` (and a PNG); ``--markdown`` prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import fmt, results_document, targets_table, write_json  # noqa: E402
+
+from sciml.constraints import HardConstraintWarning  # noqa: E402
+from sciml.constraints.sorption import (  # noqa: E402
+    SorptionPIHC,
+    sorption_data,
+    sorption_metrics,
+    sorption_step,
+)
+from sciml.train import TrainConfig, Trainer  # noqa: E402
+
+MODES = {
+    "soft": ("soft", 1, "t"),
+    "global hard": ("hard", 1, "t"),
+    "MoE (4 experts in t)": ("hard", 4, "t"),
+    "MoE (4 experts in x)": ("hard", 4, "x"),
+}
+
+
+def make_model(
+    mode: str, experts: int, cfg: dict[str, Any], points: int, split: str = "t"
+) -> SorptionPIHC:
+    """The benchmark's network in one mode."""
+    return SorptionPIHC(
+        mode=mode,
+        experts=experts,
+        split=split,
+        boundary_weight=cfg["boundary_weight"],
+        points=points,
+        nx=cfg["nx"],
+        nt=cfg["nt"],
+        n_basis=cfg["n_basis"],
+        width=cfg["width"],
+        layers=cfg["layers"],
+        fno_modes=tuple(cfg["fno_modes"]),
+        on_failure="ignore",  # counted in the metrics instead
+    )
+
+
+def batch_of(ds: Any, n: int) -> dict[str, torch.Tensor]:
+    """The first ``n`` items of a dataset as one batch."""
+    return {k: torch.stack([ds[i][k] for i in range(n)]) for k in ("u0", "u")}
+
+
+def step_seconds(model: SorptionPIHC, batch: dict[str, torch.Tensor], repeats: int) -> dict:
+    """Median seconds of one training step (forward + backward) and of inference."""
+    model.train()
+    times, steps = [], []
+    for i in range(repeats + 1):
+        start = time.perf_counter()
+        out = model(batch["u0"])
+        out.loss.mean().backward()
+        if i:  # the first call warms up
+            times.append(time.perf_counter() - start)
+            if out.constraint is not None:
+                steps.append(float(out.constraint.steps.float().mean()))
+        model.zero_grad(set_to_none=True)
+    model.eval()
+    infer = []
+    with torch.no_grad():
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(batch["u0"])
+            infer.append(time.perf_counter() - start)
+    return {
+        "train_step_s": statistics.median(times),
+        "inference_s": statistics.median(infer),
+        "lm_steps": statistics.mean(steps) if steps else None,
+    }
+
+
+def train(name: str, cfg: dict[str, Any], train_ds: Any, test_ds: Any) -> dict[str, Any]:
+    """Train one mode; final test error, failures and time per step."""
+    mode, experts, split = MODES[name]
+    torch.manual_seed(cfg["seed"])
+    model = make_model(mode, experts, cfg, cfg["points"], split)
+    config = TrainConfig(
+        epochs=cfg["epochs"],
+        batch_size=cfg["batch_size"],
+        lr=1e-3,
+        grad_clip=1.0,
+        seed=cfg["seed"],
+        eval_every=max(1, cfg["epochs"] // 5),
+        progress=True,
+    )
+    trainer = Trainer(model, sorption_step, config, train_ds, test_ds, metrics=sorption_metrics)
+    start = time.perf_counter()
+    history = trainer.fit()
+    seconds = time.perf_counter() - start
+    steps = cfg["epochs"] * -(-len(train_ds) // cfg["batch_size"])
+    final = history[-1]
+    row = {
+        "case": "three-way",
+        "model": name,
+        "mode": mode,
+        "experts": experts,
+        "split": split,
+        "rel_l2": final["rel_l2"],
+        "test_loss": final["test_loss"],
+        "failures": final["failures"],
+        "train_seconds": seconds,
+        "train_step_s_mean": seconds / steps,
+        "curve": [
+            {"epoch": r["epoch"], "train_loss": r["train_loss"], "rel_l2": r["rel_l2"]}
+            for r in history
+            if "rel_l2" in r
+        ],
+    }
+    batch = batch_of(test_ds, cfg["batch_size"])
+    model.points = 20000
+    row.update({f"{k}_20k": v for k, v in step_seconds(model, batch, cfg["repeats"]).items()})
+    print(f"{name}: rel L2 {row['rel_l2']:.4f}, step at 20k points {row['train_step_s_20k']:.2f} s")
+    return row
+
+
+def scaling(cfg: dict[str, Any], test_ds: Any) -> list[dict[str, Any]]:
+    """Time per step vs residual points and vs experts (untrained networks, same seed)."""
+    batch = batch_of(test_ds, cfg["batch_size"])
+    rows = []
+    for experts in (1, 4):
+        for points in cfg["scaling_points"]:
+            torch.manual_seed(cfg["seed"])
+            model = make_model("hard", experts, cfg, points)
+            t = step_seconds(model, batch, cfg["repeats"])
+            rows.append(
+                {
+                    "case": "points",
+                    "model": f"{experts} experts, {points} points",
+                    "experts": experts,
+                    "points": points,
+                    **t,
+                }
+            )
+            print(rows[-1]["model"], f"{t['train_step_s']:.2f} s")
+    for experts in cfg["scaling_experts"]:
+        torch.manual_seed(cfg["seed"])
+        model = make_model("hard", experts, cfg, 20000)
+        t = step_seconds(model, batch, cfg["repeats"])
+        rows.append(
+            {
+                "case": "experts",
+                "model": f"{experts} experts, 20000 points",
+                "experts": experts,
+                "points": 20000,
+                **t,
+            }
+        )
+        print(rows[-1]["model"], f"{t['train_step_s']:.2f} s")
+    return rows
+
+
+def compute_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's targets from the result rows."""
+    three = {r["model"]: r for r in rows if r["case"] == "three-way"}
+    targets = []
+    soft, hard, moe = (three.get(k) for k in list(MODES)[:3])
+    if soft and hard and moe:
+        targets.append(
+            {
+                "name": "rel. L2 error: MoE <= global hard",
+                "measured": moe["rel_l2"] / hard["rel_l2"],
+                "target": "ratio <= 1",
+                "met": moe["rel_l2"] <= hard["rel_l2"],
+            }
+        )
+        targets.append(
+            {
+                "name": "rel. L2 error: global hard <= soft",
+                "measured": hard["rel_l2"] / soft["rel_l2"],
+                "target": "ratio <= 1",
+                "met": hard["rel_l2"] <= soft["rel_l2"],
+            }
+        )
+        ratio = moe["train_step_s_20k"] / hard["train_step_s_20k"]
+        targets.append(
+            {
+                "name": "training step at 20k points: MoE / global hard",
+                "measured": ratio,
+                "target": "<= 0.5",
+                "met": ratio <= 0.5,
+            }
+        )
+    pts = sorted(
+        (r for r in rows if r["case"] == "points" and r["experts"] == 4), key=lambda r: r["points"]
+    )
+    if len(pts) >= 2:
+        ratio = pts[-1]["train_step_s"] / pts[0]["train_step_s"]
+        targets.append(
+            {
+                "name": f"MoE step time, {pts[-1]['points']} / {pts[0]['points']} points",
+                "measured": ratio,
+                "target": "<= 2 (nearly flat)",
+                "met": ratio <= 2.0,
+            }
+        )
+    return targets
+
+
+def render_markdown(data: dict[str, Any]) -> str:
+    """Tables of a results document."""
+    rows = data["results"]
+    lines = [
+        "| model | rel. L2 error | test physics loss | unconverged solves | train step s "
+        "(20k points) | LM steps | inference s | training s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r["case"] != "three-way":
+            continue
+        lines.append(
+            f"| {r['model']} | {r['rel_l2']:.4f} | {r['test_loss']:.3g} | "
+            f"{100 * r['failures']:.0f}% | {r['train_step_s_20k']:.2f} | "
+            f"{fmt(r['lm_steps_20k'], '.1f')} | {r['inference_s_20k']:.3f} | "
+            f"{r['train_seconds']:.0f} |"
+        )
+    lines += [
+        "",
+        "| experts | residual points | train step s | LM steps | inference s |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r["case"] in ("points", "experts"):
+            lines.append(
+                f"| {r['experts']} | {r['points']} | {r['train_step_s']:.2f} | "
+                f"{fmt(r['lm_steps'], '.1f')} | {r['inference_s']:.3f} |"
+            )
+    lines += ["", *targets_table(data["targets"])]
+    return "\n".join(lines)
+
+
+def plot(data: dict[str, Any], path: Path) -> Path:
+    """Error curves of the three modes and step time vs residual points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for r in data["results"]:
+        if r["case"] == "three-way":
+            a.semilogy(
+                [c["epoch"] for c in r["curve"]],
+                [c["rel_l2"] for c in r["curve"]],
+                "o-",
+                label=r["model"],
+            )
+    a.set(xlabel="epoch", ylabel="relative L2 test error", title="physics-only training")
+    a.legend()
+    for experts in (1, 4):
+        pts = sorted(
+            (r for r in data["results"] if r["case"] == "points" and r["experts"] == experts),
+            key=lambda r: r["points"],
+        )
+        if pts:
+            b.loglog(
+                [r["points"] for r in pts],
+                [r["train_step_s"] for r in pts],
+                "o-",
+                label="global hard" if experts == 1 else f"MoE ({experts} experts)",
+            )
+    b.set(xlabel="residual points", ylabel="seconds per training step", title="scaling (CPU)")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "pihc_sorption.json")
+    parser.add_argument("--epochs", type=int, default=24)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+    if args.markdown:
+        print(render_markdown(json.loads(args.out.read_text())))
+        return 0
+    warnings.simplefilter("ignore", HardConstraintWarning)
+    cfg: dict[str, Any] = {
+        "description": __doc__.split("\n\n", 2)[1],
+        "nx": 65,
+        "nt": 41,
+        "boundary_weight": 10.0,
+        "T": 500.0,
+        "n_basis": 16,
+        "width": 16,
+        "layers": 3,
+        "fno_modes": [12, 12],
+        "points": 20000,
+        "batch_size": 4,
+        "train_samples": 32,
+        "test_samples": 16,
+        "epochs": args.epochs,
+        "seed": 0,
+        "repeats": 5,
+        "scaling_points": [1000, 5000, 10000, 20000, 50000],
+        "scaling_experts": [1, 2, 4, 8],
+        "reference": "generate_diffusion_sorption, 512 cells, BDF2 dt 0.25, GRF u0",
+        "gpu": "not run: no GPU on this machine" if not torch.cuda.is_available() else "no",
+    }
+    if args.quick:
+        cfg.update(
+            epochs=2,
+            train_samples=8,
+            test_samples=4,
+            repeats=1,
+            scaling_points=[1000, 5000],
+            scaling_experts=[1, 2],
+        )
+    train_ds = sorption_data(cfg["train_samples"], nx=cfg["nx"], nt=cfg["nt"], seed=1)
+    test_ds = sorption_data(cfg["test_samples"], nx=cfg["nx"], nt=cfg["nt"], seed=2)
+    rows = [train(name, cfg, train_ds, test_ds) for name in MODES]
+    rows += scaling(cfg, test_ds)
+    data = results_document("pihc_sorption", cfg, rows, compute_targets(rows))
+    write_json(data, args.out)
+    print(f"plot: {plot(data, args.out.with_suffix('.png'))}")
+    print(render_markdown(data))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
