@@ -305,31 +305,47 @@ class SorptionPIHC(nn.Module):
     def _constraint_fields(
         self, grid: Mapping[str, Tensor], u0: Tensor
     ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
-        """Fields ``(batch, K, points, channels)`` at each expert's points, ``u0``, masks."""
+        """Fields ``(batch, K, points, channels)`` at each expert's points, targets, masks.
+
+        The masks are ``(batch, K, 4)``: left and right boundary, left and right interface.
+        """
         B = grid["u"]
-        batch, N = B.shape[:2]  # N counts every channel here
+        batch, C = B.shape[:2]  # C counts every channel here
         K = self.experts
         stacked = torch.cat([grid["u"], grid["u_t"], grid["u_xx"]], 1)
-        if self.split == "t":
-            return self._time_split_fields(grid, stacked, u0)
         if self.training and self.points is not None:
             pts = sample_in_subdomains(self.boxes, self.points // K).to(B.device)
-            values = sample_grid(stacked, pts.reshape(-1, 2))  # (batch, K P, 3N)
-            values = values.reshape(batch, K, -1, 3 * N)
-        else:  # the grid nodes of every subdomain, t > 0
-            nodes = stacked[:, :, self.expert_nodes, 1:]  # (batch, 3N, K, m + 1, nt - 1)
-            values = nodes.permute(0, 2, 3, 4, 1).reshape(batch, K, -1, 3 * N)
-        u, u_t, u_xx = values.split(N, dim=-1)
+            values = sample_grid(stacked, pts.reshape(-1, 2))  # (batch, K P, 3C)
+        elif self.split == "t":  # the grid nodes of every expert's time range
+            values = stacked[:, :, :, self.time_nodes].permute(0, 3, 2, 4, 1)
+        else:  # the grid nodes of every expert's x range, t > 0
+            values = stacked[:, :, self.expert_nodes, 1:].permute(0, 2, 3, 4, 1)
+        u, u_t, u_xx = values.reshape(batch, K, -1, 3 * C).split(C, dim=-1)
 
-        def edge(field: Tensor, i: int) -> Tensor:  # (batch, K, nt - 1, N), t > 0
-            return field[:, :, i, 1:].transpose(1, 2)[:, None].expand(batch, K, -1, N)
+        if self.split == "t":
+            tn = self.time_nodes
 
-        if self.initial == "split":
-            init = B[:, :, self.expert_nodes, 0].permute(0, 2, 3, 1)  # (batch, K, m + 1, N)
-            u0_init = u0[:, self.expert_nodes]
+            def edge(field: Tensor, i: int) -> Tensor:  # (batch, K, mt, C)
+                return field[:, :, i, tn].permute(0, 2, 3, 1)
+
+            starts = tn[:, 0] - 1
+            init = B[:, :, :, starts].permute(0, 3, 2, 1)  # (batch, K, nx, C)
+            # expert 0 starts from u0; expert k > 0 from b_0 on its start line (correction 0)
+            u0_init = B[:, 0, :, starts].permute(0, 2, 1).clone()
+            u0_init[:, 0] = u0
+            interfaces = torch.zeros_like(self.boundary_mask)
         else:
-            init = B[:, :, :, 0].transpose(1, 2)[:, None].expand(batch, K, -1, N)
-            u0_init = u0[:, None].expand(batch, K, -1)
+
+            def edge(field: Tensor, i: int) -> Tensor:  # (batch, K, nt - 1, C), t > 0
+                return field[:, :, i, 1:].transpose(1, 2)[:, None].expand(batch, K, -1, C)
+
+            if self.initial == "split":
+                init = B[:, :, self.expert_nodes, 0].permute(0, 2, 3, 1)  # (batch, K, m + 1, C)
+                u0_init = u0[:, self.expert_nodes]
+            else:
+                init = B[:, :, :, 0].transpose(1, 2)[:, None].expand(batch, K, -1, C)
+                u0_init = u0[:, None].expand(batch, K, -1)
+            interfaces = 1 - self.boundary_mask
         fields = {
             "u": u,
             "u_t": u_t,
@@ -339,56 +355,14 @@ class SorptionPIHC(nn.Module):
             "u_x_right": edge(grid["u_x"], -1),
             "u_init": init,
         }
-        if self.particular:  # each expert's two interface lines, t > 0
+        if self.split == "x" and self.particular:  # each expert's interface lines, t > 0
             ends = self.expert_nodes[:, [0, -1]]  # (K, 2)
-            trace = B[:, :, ends, 1:].permute(0, 2, 3, 4, 1)  # (batch, K, 2, nt - 1, N)
+            trace = B[:, :, ends, 1:].permute(0, 2, 3, 4, 1)  # (batch, K, 2, nt - 1, C)
             fields["c_left"], fields["c_right"] = trace[:, :, 0], trace[:, :, 1]
             slope = grid["u_x"][:, :, ends, 1:].permute(0, 2, 3, 4, 1) / K  # per expert width
             fields["cx_left"], fields["cx_right"] = slope[:, :, 0], slope[:, :, 1]
-        mask = torch.cat([self.boundary_mask, 1 - self.boundary_mask], 1)
-        mask = mask.to(B.device)[None].expand(batch, K, 4)
-        return fields, u0_init.to(torch.float64), mask
-
-    def _interior(self, stacked: Tensor, nodes: Tensor | None) -> tuple[Tensor, ...]:
-        """``u``, ``u_t``, ``u_xx`` ``(batch, K, points, C)`` at random points or at nodes."""
-        batch, C3 = stacked.shape[:2]
-        K, C = self.experts, C3 // 3
-        if self.training and self.points is not None:
-            pts = sample_in_subdomains(self.boxes, self.points // K).to(stacked.device)
-            values = sample_grid(stacked, pts.reshape(-1, 2)).reshape(batch, K, -1, C3)
-        else:
-            assert nodes is not None
-            values = nodes
-        return values.split(C, dim=-1)
-
-    def _time_split_fields(
-        self, grid: Mapping[str, Tensor], stacked: Tensor, u0: Tensor
-    ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
-        B = grid["u"]
-        batch, C = B.shape[:2]
-        K, tn = self.experts, self.time_nodes
-        nodes = stacked[:, :, :, tn].permute(0, 3, 2, 4, 1).reshape(batch, K, -1, 3 * C)
-        u, u_t, u_xx = self._interior(stacked, nodes)
-
-        def edge(field: Tensor, i: int) -> Tensor:  # (batch, K, mt, C)
-            return field[:, :, i, tn].permute(0, 2, 3, 1)
-
-        starts = tn[:, 0] - 1
-        init = B[:, :, :, starts].permute(0, 3, 2, 1)  # (batch, K, nx, C)
-        # expert 0 starts from u0; expert k > 0 from b_0 on its start line (correction 0)
-        target = B[:, 0, :, starts].permute(0, 2, 1).clone()
-        target[:, 0] = u0
-        fields = {
-            "u": u,
-            "u_t": u_t,
-            "u_xx": u_xx,
-            "u_left": edge(B, 0),
-            "u_right": edge(B, -1),
-            "u_x_right": edge(grid["u_x"], -1),
-            "u_init": init,
-        }
-        mask = torch.cat([self.boundary_mask, torch.zeros_like(self.boundary_mask)], 1)
-        return fields, target, mask.to(B.device)[None].expand(batch, K, 4)
+        mask = torch.cat([self.boundary_mask, interfaces], 1)
+        return fields, u0_init.to(torch.float64), mask.to(B.device)[None].expand(batch, K, 4)
 
     def forward(self, u0: Tensor) -> SorptionOutput:
         """Predict ``u`` on the grid and its physics loss.
