@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,30 +12,11 @@ from sciml.constraints import HardConstraintMoE
 SCRIPT = Path(__file__).resolve().parent / "parallel" / "moe_run.py"
 
 
-def run(nproc: int, out: Path) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            f"--nproc_per_node={nproc}",
-            str(SCRIPT),
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    return torch.load(out, weights_only=True)
-
-
-def test_two_processes_match_one(tmp_path: Path) -> None:
-    one = run(1, tmp_path / "one.pt")
-    two = run(2, tmp_path / "two.pt")
+def test_two_processes_match_one(tmp_path: Path, torchrun) -> None:
+    for nproc, name in ((1, "one.pt"), (2, "two.pt")):
+        torchrun(SCRIPT, nproc, str(tmp_path / name))
+    one = torch.load(tmp_path / "one.pt", weights_only=True)
+    two = torch.load(tmp_path / "two.pt", weights_only=True)
     torch.testing.assert_close(two["loss"], one["loss"], rtol=1e-10, atol=0)
     torch.testing.assert_close(two["weights"], one["weights"], rtol=1e-10, atol=1e-12)
     assert set(one["grads"]) == set(two["grads"])
