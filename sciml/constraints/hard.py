@@ -260,6 +260,7 @@ class HardConstraint(nn.Module):
             ridge=self.ridge,
             on_failure="ignore" if self.on_failure == "ignore" else "warn",
             jacobian=jacobian,
+            compact=True,  # bases, offsets and context are per sample
         )
         fields = combine(basis, out.x, offset)
         with torch.no_grad():

@@ -107,6 +107,14 @@ def _check_inputs(x0: Tensor, name: str) -> None:
         raise ValueError(f"{name}: x0 contains NaN/Inf")
 
 
+def _rows(params: tuple[Any, ...], index: Tensor, batch: int) -> tuple[Any, ...]:
+    """The rows ``index`` of every tensor parameter with a leading ``batch`` axis."""
+    return tuple(
+        p[index] if isinstance(p, Tensor) and p.ndim >= 1 and p.shape[0] == batch else p
+        for p in params
+    )
+
+
 def _solve(
     method: str,
     residual_fn: Residual,
@@ -119,16 +127,21 @@ def _solve(
     ftol: float,
     damping: float,
     jacobian: Jacobian | None = None,
+    compact: bool = False,
 ) -> LeastSquaresResult:
-    """Run GN or LM (differentiable operations; the caller decides on grad mode)."""
+    """Run GN or LM (differentiable operations; the caller decides on grad mode).
 
-    def fn(x: Tensor) -> Tensor:
-        return residual_fn(x, *params)
+    Every iteration works on the problems still active only (its normal equations, steps and
+    tests). With ``compact=True`` the residual and Jacobian are evaluated on those rows only
+    (tensor parameters with a leading batch axis are sliced to them); otherwise on the whole
+    batch, the finished rows held at their solutions.
+    """
+    batch, n = x0.shape
 
-    def residual_and_jacobian(x: Tensor) -> tuple[Tensor, Tensor]:
+    def residual_and_jacobian(x: Tensor, p: tuple[Any, ...]) -> tuple[Tensor, Tensor]:
         if jacobian is None:
-            return _residual_and_jacobian(fn, x)
-        r, J = jacobian(x, *params)
+            return _residual_and_jacobian(lambda z: residual_fn(z, *p), x)
+        r, J = jacobian(x, *p)
         if r.ndim != 2 or J.shape != (*r.shape, x.shape[1]) or r.shape[0] != x.shape[0]:
             raise ValueError(
                 f"jacobian must return r (batch={x.shape[0]}, m) and J (batch, m, "
@@ -136,9 +149,8 @@ def _solve(
             )
         return r, J
 
-    batch, n = x0.shape
     x = x0
-    r, J = residual_and_jacobian(x)
+    r, J = residual_and_jacobian(x, params)
     cost = 0.5 * (r * r).sum(dim=1)
     g = torch.einsum("bmn,bm->bn", J, r)
     converged = g.abs().amax(dim=1) <= gtol
@@ -150,38 +162,54 @@ def _solve(
         active = ~(converged | failed)
         if not bool(active.any()):
             break
-        H = torch.einsum("bmi,bmj->bij", J, J)
+        every = bool(active.all())
+        a = torch.arange(batch, device=x.device) if every else active.nonzero().squeeze(1)
+        xa, ra, Ja, ga, ca, la = (
+            (x, r, J, g, cost, lam) if every else (t[a] for t in (x, r, J, g, cost, lam))
+        )
+        H = torch.einsum("bmi,bmj->bij", Ja, Ja)
         if method == "lm":
             scale = torch.diagonal(H, dim1=1, dim2=2).clamp_min(1e-12)
-            A = H + lam[:, None, None] * torch.diag_embed(scale)
+            A = H + la[:, None, None] * torch.diag_embed(scale)
         else:
             A = H + 1e-14 * torch.diagonal(H, dim1=1, dim2=2).amax(1)[:, None, None] * eye
-        delta = torch.linalg.solve(A, -g.unsqueeze(2))[..., 0]
-        delta = torch.where(active[:, None], delta, torch.zeros_like(delta))
-        x_new = x + delta
-        r_new, J_new = residual_and_jacobian(x_new)
+        delta = torch.linalg.solve(A, -ga.unsqueeze(2))[..., 0]
+        x_new = xa + delta
+        if every:
+            r_new, J_new = residual_and_jacobian(x_new, params)
+        elif compact:
+            r_new, J_new = residual_and_jacobian(x_new, _rows(params, a, batch))
+        else:  # the whole batch, finished rows at their solutions
+            r_all, J_all = residual_and_jacobian(x.index_copy(0, a, x_new), params)
+            r_new, J_new = r_all[a], J_all[a]
         cost_new = 0.5 * (r_new * r_new).sum(dim=1)
         finite = torch.isfinite(cost_new) & torch.isfinite(delta).all(dim=1)
+        fail = torch.zeros_like(finite)
         if method == "lm":
-            accept = active & finite & (cost_new < cost)
-            lam = torch.where(accept, lam / 3.0, torch.where(active, lam * 2.0, lam))
-            lam = lam.clamp(1e-12, 1e12)
+            accept = finite & (cost_new < ca)
+            la = torch.where(accept, la / 3.0, la * 2.0).clamp(1e-12, 1e12)
+            fail = ~accept & (la >= 1e12)  # LM cannot recover once the damping saturated
         else:
-            accept = active & finite
-            failed = failed | (active & ~finite)
-        small_step = delta.norm(dim=1) <= xtol * (x.norm(dim=1) + xtol)
-        small_change = (cost - cost_new).abs() <= ftol * cost
-        keep = accept[:, None]
-        x = torch.where(keep, x_new, x)
-        r = torch.where(keep, r_new, r)
-        J = torch.where(accept[:, None, None], J_new, J)
-        cost = torch.where(accept, cost_new, cost)
-        g = torch.einsum("bmn,bm->bn", J, r)
+            accept = finite
+            fail = ~finite
+        small_step = delta.norm(dim=1) <= xtol * (xa.norm(dim=1) + xtol)
+        small_change = (ca - cost_new).abs() <= ftol * ca
+        xa = torch.where(accept[:, None], x_new, xa)
+        ra = torch.where(accept[:, None], r_new, ra)
+        Ja = torch.where(accept[:, None, None], J_new, Ja)
+        ca = torch.where(accept, cost_new, ca)
+        ga = torch.einsum("bmn,bm->bn", Ja, ra)
+        done = (accept & (small_step | small_change)) | (ga.abs().amax(dim=1) <= gtol)
+        if every:
+            x, r, J, g, cost, lam = xa, ra, Ja, ga, ca, la
+        else:
+            x, r, J, g, cost, lam = (
+                t.index_copy(0, a, ta)
+                for t, ta in ((x, xa), (r, ra), (J, Ja), (g, ga), (cost, ca), (lam, la))
+            )
         steps = steps + active.to(torch.int64)
-        stalled = accept & (small_step | small_change)
-        converged = converged | (active & (stalled | (g.abs().amax(dim=1) <= gtol)))
-        if method == "lm":  # LM cannot recover once the damping has saturated
-            failed = failed | (active & ~accept & (lam >= 1e12))
+        converged = converged.index_copy(0, a, converged[a] | done)
+        failed = failed.index_copy(0, a, failed[a] | fail)
     return LeastSquaresResult(
         x=x,
         converged=converged & ~failed,
@@ -206,6 +234,7 @@ def _run(
     implicit: bool,
     on_failure: OnFailure,
     jacobian: Jacobian | None = None,
+    compact: bool = False,
 ) -> LeastSquaresResult:
     name = "levenberg_marquardt" if method == "lm" else "gauss_newton"
     _check_inputs(x0, name)
@@ -219,6 +248,7 @@ def _run(
         "ftol": ftol,
         "damping": damping,
         "jacobian": _jacobian_with_ridge(jacobian, ridge),
+        "compact": compact,
     }
     if not implicit:  # plain autograd through every iteration (unrolled)
         return _solve(method, fn, x0, params, **opts)
@@ -259,6 +289,7 @@ def levenberg_marquardt(
     implicit: bool = True,
     on_failure: OnFailure = "warn",
     jacobian: Jacobian | None = None,
+    compact: bool = False,
 ) -> LeastSquaresResult:
     """Solve a batch of nonlinear least-squares problems by Levenberg-Marquardt.
 
@@ -296,6 +327,14 @@ def levenberg_marquardt(
         ``(batch, m, n)``, when it is cheaper to form directly than by ``n`` forward-mode
         derivatives of ``residual_fn`` (the default). ``residual_fn`` is still used for the
         implicit gradient. The ridge rows are appended to both.
+    compact : bool, default False
+        Evaluate the residual (and Jacobian) of the problems still iterating only: every
+        tensor in ``params`` whose first axis has length ``batch`` is taken to hold one entry
+        per problem and is sliced to the active problems. A batch whose problems converge
+        after different numbers of steps then costs each iteration only for those left
+        (e.g. the experts of :class:`sciml.constraints.HardConstraintMoE`). Without it, the
+        whole batch is evaluated every iteration (finished problems held at their solution),
+        which allows parameters shared by all problems whatever their shape.
 
     Returns
     -------
@@ -331,6 +370,7 @@ def levenberg_marquardt(
         implicit=implicit,
         on_failure=on_failure,
         jacobian=jacobian,
+        compact=compact,
     )
 
 
@@ -346,6 +386,7 @@ def gauss_newton(
     implicit: bool = True,
     on_failure: OnFailure = "warn",
     jacobian: Jacobian | None = None,
+    compact: bool = False,
 ) -> LeastSquaresResult:
     """Solve a batch of nonlinear least-squares problems by (undamped) Gauss-Newton.
 
@@ -355,7 +396,9 @@ def gauss_newton(
 
     Parameters
     ----------
-    residual_fn, x0, *params, max_steps, gtol, xtol, ftol, ridge, implicit, on_failure, jacobian
+    residual_fn, x0, *params, max_steps, gtol, xtol, ftol, ridge, implicit, on_failure
+        As in :func:`levenberg_marquardt`.
+    jacobian, compact
         As in :func:`levenberg_marquardt`.
 
     Returns
@@ -376,4 +419,5 @@ def gauss_newton(
         implicit=implicit,
         on_failure=on_failure,
         jacobian=jacobian,
+        compact=compact,
     )

@@ -129,3 +129,31 @@ def test_a_supplied_jacobian_gives_the_same_solution_steps_and_gradient() -> Non
     torch.testing.assert_close(g_given, g_plain)
     with pytest.raises(ValueError, match="jacobian must return"):
         levenberg_marquardt(rosenbrock, x0, a, b, jacobian=lambda x, a, b: (rosenbrock(x, a, b), x))
+
+
+@pytest.mark.parametrize("method", ["lm", "gn"])
+def test_compact_evaluates_only_the_active_problems(method: str) -> None:
+    # problems that need different numbers of steps: compaction must not change any of
+    # them, and later iterations must evaluate fewer rows
+    a = torch.tensor([1.0, 1.0, 2.0, 0.5], dtype=torch.float64, requires_grad=True)
+    x0 = torch.tensor([[1.0, 1.0], [-1.5, 2.0], [0.0, 0.0], [1.9, 3.0]], dtype=torch.float64)
+    seen: list[int] = []
+
+    def residual(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        seen.append(x.shape[0])
+        return torch.stack([a - x[:, 0], 10 * (x[:, 1] - x[:, 0] ** 2)], dim=1)
+
+    solve = levenberg_marquardt if method == "lm" else gauss_newton
+    plain = solve(residual, x0, a, max_steps=200)
+    seen_plain = list(seen)
+    seen.clear()
+    compact = solve(residual, x0, a, max_steps=200, compact=True)
+    assert bool(plain.converged.all()) and bool(compact.converged.all())
+    assert len(set(plain.steps.tolist())) > 1  # the problems finish at different steps
+    torch.testing.assert_close(compact.x, plain.x, rtol=0, atol=0)
+    assert torch.equal(compact.steps, plain.steps)
+    assert min(seen) < 4 and min(seen_plain) == 4
+    # the implicit gradient is the same
+    (g1,) = torch.autograd.grad(plain.x.sum(), a)
+    (g2,) = torch.autograd.grad(compact.x.sum(), a)
+    torch.testing.assert_close(g1, g2)
