@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -37,15 +35,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import fmt, results_document, targets_table, write_json  # noqa: E402
+from _pihc import batch_of, step_seconds, three_way_targets, train_row  # noqa: E402
 
 from sciml.constraints import HardConstraintWarning  # noqa: E402
-from sciml.constraints.sorption import (  # noqa: E402
-    SorptionPIHC,
-    sorption_data,
-    sorption_metrics,
-    sorption_step,
-)
-from sciml.train import TrainConfig, Trainer  # noqa: E402
+from sciml.constraints.sorption import SorptionPIHC, sorption_data  # noqa: E402
 
 MODES = {
     "soft": ("soft", 1, "t"),
@@ -75,80 +68,13 @@ def make_model(
     )
 
 
-def batch_of(ds: Any, n: int) -> dict[str, torch.Tensor]:
-    """The first ``n`` items of a dataset as one batch."""
-    return {k: torch.stack([ds[i][k] for i in range(n)]) for k in ("u0", "u")}
-
-
-def step_seconds(model: SorptionPIHC, batch: dict[str, torch.Tensor], repeats: int) -> dict:
-    """Median seconds of one training step (forward + backward) and of inference."""
-    model.train()
-    times, steps = [], []
-    for i in range(repeats + 1):
-        start = time.perf_counter()
-        out = model(batch["u0"])
-        out.loss.mean().backward()
-        if i:  # the first call warms up
-            times.append(time.perf_counter() - start)
-            if out.constraint is not None:
-                steps.append(float(out.constraint.steps.float().mean()))
-        model.zero_grad(set_to_none=True)
-    model.eval()
-    infer = []
-    with torch.no_grad():
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(batch["u0"])
-            infer.append(time.perf_counter() - start)
-    return {
-        "train_step_s": statistics.median(times),
-        "inference_s": statistics.median(infer),
-        "lm_steps": statistics.mean(steps) if steps else None,
-    }
-
-
 def train(name: str, cfg: dict[str, Any], train_ds: Any, test_ds: Any) -> dict[str, Any]:
     """Train one mode; final test error, failures and time per step."""
     mode, experts, split = MODES[name]
     torch.manual_seed(cfg["seed"])
     model = make_model(mode, experts, cfg, cfg["points"], split)
-    config = TrainConfig(
-        epochs=cfg["epochs"],
-        batch_size=cfg["batch_size"],
-        lr=1e-3,
-        grad_clip=1.0,
-        seed=cfg["seed"],
-        eval_every=max(1, cfg["epochs"] // 5),
-        progress=True,
-    )
-    trainer = Trainer(model, sorption_step, config, train_ds, test_ds, metrics=sorption_metrics)
-    start = time.perf_counter()
-    history = trainer.fit()
-    seconds = time.perf_counter() - start
-    steps = cfg["epochs"] * -(-len(train_ds) // cfg["batch_size"])
-    final = history[-1]
-    row = {
-        "case": "three-way",
-        "model": name,
-        "mode": mode,
-        "experts": experts,
-        "split": split,
-        "rel_l2": final["rel_l2"],
-        "test_loss": final["test_loss"],
-        "failures": final["failures"],
-        "train_seconds": seconds,
-        "train_step_s_mean": seconds / steps,
-        "curve": [
-            {"epoch": r["epoch"], "train_loss": r["train_loss"], "rel_l2": r["rel_l2"]}
-            for r in history
-            if "rel_l2" in r
-        ],
-    }
-    batch = batch_of(test_ds, cfg["batch_size"])
-    model.points = 20000
-    row.update({f"{k}_20k": v for k, v in step_seconds(model, batch, cfg["repeats"]).items()})
-    print(f"{name}: rel L2 {row['rel_l2']:.4f}, step at 20k points {row['train_step_s_20k']:.2f} s")
-    return row
+    row = train_row(model, name, cfg, train_ds, test_ds)
+    return {**row, "mode": mode, "experts": experts, "split": split}
 
 
 def scaling(cfg: dict[str, Any], test_ds: Any) -> list[dict[str, Any]]:
@@ -193,31 +119,7 @@ def compute_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     targets = []
     soft, hard, moe = (three.get(k) for k in list(MODES)[:3])
     if soft and hard and moe:
-        targets.append(
-            {
-                "name": "rel. L2 error: MoE <= global hard",
-                "measured": moe["rel_l2"] / hard["rel_l2"],
-                "target": "ratio <= 1",
-                "met": moe["rel_l2"] <= hard["rel_l2"],
-            }
-        )
-        targets.append(
-            {
-                "name": "rel. L2 error: global hard <= soft",
-                "measured": hard["rel_l2"] / soft["rel_l2"],
-                "target": "ratio <= 1",
-                "met": hard["rel_l2"] <= soft["rel_l2"],
-            }
-        )
-        ratio = moe["train_step_s_20k"] / hard["train_step_s_20k"]
-        targets.append(
-            {
-                "name": "training step at 20k points: MoE / global hard",
-                "measured": ratio,
-                "target": "<= 0.5",
-                "met": ratio <= 0.5,
-            }
-        )
+        targets += three_way_targets(soft, hard, moe)
     pts = sorted(
         (r for r in rows if r["case"] == "points" and r["experts"] == 4), key=lambda r: r["points"]
     )

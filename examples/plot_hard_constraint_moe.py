@@ -20,12 +20,7 @@ coarse grid; ``benchmarks/pihc_sorption.py`` runs the full comparison.
 import matplotlib.pyplot as plt
 import torch
 
-from sciml.constraints.sorption import (
-    SorptionPIHC,
-    sorption_data,
-    sorption_metrics,
-    sorption_step,
-)
+from sciml.constraints import SorptionPIHC, physics_metrics, physics_step, sorption_data
 from sciml.train import TrainConfig, Trainer
 
 grid = {"nx": 33, "nt": 25}
@@ -53,7 +48,7 @@ for name, mode, experts in (("soft", "soft", 1), ("global hard", "hard", 1), ("M
         **grid,
     )
     config = TrainConfig(epochs=10, batch_size=4, lr=1e-3, grad_clip=1.0, progress=False)
-    trainer = Trainer(model, sorption_step, config, train, test, metrics=sorption_metrics)
+    trainer = Trainer(model, physics_step, config, train, test, metrics=physics_metrics)
     histories[name] = trainer.fit()
     models[name] = model
     print(f"{name:12s} rel. L2 test error {histories[name][-1]['rel_l2']:.3f}")

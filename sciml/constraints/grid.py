@@ -96,7 +96,7 @@ def finite_difference(
     return out.movedim(-1, dim)
 
 
-def sample_grid(f: Tensor, points: Tensor) -> Tensor:
+def sample_grid(f: Tensor, points: Tensor, *, periodic: tuple[bool, ...] | None = None) -> Tensor:
     """Multilinear interpolation of grid fields at points of the unit box.
 
     Parameters
@@ -107,6 +107,10 @@ def sample_grid(f: Tensor, points: Tensor) -> Tensor:
     points : torch.Tensor
         ``(P, d)`` (the same points for every sample) or ``(batch, P, d)`` coordinates in
         ``[0, 1]^d``, in the order of the grid axes.
+    periodic : tuple of bool, optional
+        One flag per grid axis. A periodic axis of ``n`` points has its nodes at ``i / n``
+        (``i < n``) and wraps around: a point in ``[(n - 1) / n, 1]`` interpolates between
+        the last and the first node (as on a periodic spectral grid). Default: none periodic.
 
     Returns
     -------
@@ -130,6 +134,11 @@ def sample_grid(f: Tensor, points: Tensor) -> Tensor:
         )
     if not bool(((points >= 0) & (points <= 1)).all()):
         raise ValueError("points must lie in the unit box [0, 1]^d")
+    if periodic is not None:
+        if len(periodic) != d:
+            raise ValueError(f"periodic needs one flag per grid axis ({d}), got {periodic}")
+        if any(periodic):
+            return _gather_multilinear(f, points, tuple(bool(p) for p in periodic))
     batch, P = points.shape[:2]
     if d == 1:  # as a grid of height one
         f = f.unsqueeze(-2)
@@ -139,3 +148,31 @@ def sample_grid(f: Tensor, points: Tensor) -> Tensor:
     coords = (2 * points.to(f.dtype) - 1).flip(-1).reshape(batch, *([1] * (d - 1)), P, d)
     out = F.grid_sample(f, coords, mode="bilinear", padding_mode="border", align_corners=True)
     return out.reshape(batch, f.shape[1], P).transpose(1, 2)
+
+
+def _gather_multilinear(f: Tensor, points: Tensor, periodic: tuple[bool, ...]) -> Tensor:
+    """Multilinear interpolation by gathering the ``2^d`` corner nodes (periodic axes wrap)."""
+    batch, C = f.shape[:2]
+    sizes = f.shape[2:]
+    P = points.shape[1]
+    lower, frac = [], []
+    for axis, (n, wrap) in enumerate(zip(sizes, periodic, strict=True)):
+        x = points[..., axis].to(f.dtype) * (n if wrap else n - 1)
+        i = torch.floor(x).clamp(0, n - 1 if wrap else n - 2)
+        lower.append(i.to(torch.int64))
+        frac.append(x - i)
+    flat = f.reshape(batch, C, -1)
+    out = f.new_zeros(batch, C, P)
+    for corner in range(2 ** len(sizes)):
+        index = torch.zeros_like(lower[0])
+        weight = torch.ones_like(frac[0])
+        for axis, n in enumerate(sizes):
+            up = (corner >> (len(sizes) - 1 - axis)) & 1
+            i = lower[axis] + up
+            if periodic[axis]:
+                i = i % n
+            index = index * n + i
+            weight = weight * (frac[axis] if up else 1 - frac[axis])
+        values = torch.gather(flat, 2, index[:, None, :].expand(batch, C, P))
+        out = out + weight[:, None, :] * values
+    return out.transpose(1, 2)

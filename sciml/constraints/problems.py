@@ -9,7 +9,12 @@ from torch import Tensor
 
 from sciml.data.generators.diffusion_sorption import retardation
 
-__all__ = ["DIFFUSION_SORPTION_FIELDS", "diffusion_sorption_residual"]
+__all__ = [
+    "DIFFUSION_SORPTION_FIELDS",
+    "VORTICITY_FIELDS",
+    "diffusion_sorption_residual",
+    "vorticity_residual",
+]
 
 #: the fields :func:`diffusion_sorption_residual` reads: interior ``u``, ``u_t``, ``u_xx``;
 #: ``u`` at ``x = 0`` (``u_left``) and ``u``, ``u_x`` at ``x = 1``; ``u`` at ``t = 0``
@@ -84,3 +89,56 @@ def diffusion_sorption_residual(
             rows / rows.shape[1] ** 0.5 for rows in (interior, left, right, initial)
         )
     return torch.cat([interior, boundary_weight * torch.cat([left, right, initial], 1)], 1)
+
+
+#: the fields :func:`vorticity_residual` reads: ``w_t``, the velocity ``u = psi_y``,
+#: ``v = -psi_x`` (``-Laplace psi = w``), ``w_x``, ``w_y`` and ``lap_w``
+VORTICITY_FIELDS = ("w_t", "u", "v", "w_x", "w_y", "lap_w")
+
+
+def vorticity_residual(
+    fields: Mapping[str, Tensor],
+    scale: Tensor | None = None,
+    *,
+    nu: float = 1e-4,
+    mean: bool = False,
+) -> Tensor:
+    r"""Residual of 2-D incompressible Navier-Stokes in vorticity form (no forcing).
+
+    :math:`w_t + u w_x + v w_y - \nu \Delta w` with the velocity :math:`(u, v) = (\psi_y,
+    -\psi_x)` of the stream function :math:`-\Delta \psi = w` (the equation of
+    :func:`sciml.data.generate_navier_stokes_2d`). Every field is linear in the basis weights;
+    the residual is quadratic.
+
+    Parameters
+    ----------
+    fields : mapping of str to torch.Tensor
+        The :data:`VORTICITY_FIELDS`, ``(batch, points)`` each.
+    scale : torch.Tensor, optional
+        ``(batch,)`` divides each sample's rows (e.g. its rms initial vorticity, so that the
+        residual is measured per unit of vorticity).
+    nu : float, default 1e-4
+        Kinematic viscosity (``Re = 1 / nu``, the paper's ``1e4``).
+    mean : bool, default False
+        Divide by the square root of the number of points (the sum of squares is then the
+        mean square).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(batch, points)``.
+    """
+    missing = [name for name in VORTICITY_FIELDS if name not in fields]
+    if missing:
+        raise KeyError(f"the vorticity equation needs the fields {missing}")
+    r = (
+        fields["w_t"]
+        + fields["u"] * fields["w_x"]
+        + fields["v"] * fields["w_y"]
+        - nu * fields["lap_w"]
+    )
+    if scale is not None:
+        if scale.shape != r.shape[:1]:
+            raise ValueError(f"scale must be (batch={r.shape[0]},), got {tuple(scale.shape)}")
+        r = r / scale[:, None]
+    return r / r.shape[1] ** 0.5 if mean else r

@@ -20,7 +20,6 @@ error.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from sciml.constraints.grid import finite_difference, sample_grid
 from sciml.constraints.hard import ConstraintResult
 from sciml.constraints.moe import HardConstraintMoE, sample_in_subdomains, uniform_subdomains
 from sciml.constraints.problems import diffusion_sorption_residual
+from sciml.constraints.training import PIHCOutput, TrajectoryDataset, physics_metrics, physics_step
 from sciml.data.generators.diffusion_sorption import generate_diffusion_sorption
 from sciml.nn import FNO
 
@@ -40,27 +40,11 @@ MODES = ("soft", "hard")
 INITIAL = ("split", "replicated")
 
 
-@dataclass(frozen=True)
-class SorptionOutput:
-    """Prediction of :class:`SorptionPIHC` on its grid.
-
-    Attributes
-    ----------
-    u : torch.Tensor
-        ``(batch, nx, nt)`` prediction at the grid nodes ``(i / (nx - 1), T j / (nt - 1))``.
-    loss : torch.Tensor
-        ``(batch,)`` physics loss: mean-squared PDE residual on the interior nodes plus
-        ``boundary_weight^2`` times the mean squares of the boundary and initial residuals.
-    weights : torch.Tensor
-        ``(batch, K, N)`` basis weights of every expert (``K = 1`` for soft and global).
-    constraint : ConstraintResult or None
-        The inner solves (``None`` for the soft constraint).
-    """
-
-    u: Tensor
-    loss: Tensor
-    weights: Tensor
-    constraint: ConstraintResult | None
+#: the output of :class:`SorptionPIHC` (``u`` is ``(batch, nx, nt)``)
+SorptionOutput = PIHCOutput
+#: :class:`sciml.train.Trainer` step and metrics of :class:`SorptionPIHC`
+sorption_step = physics_step
+sorption_metrics = physics_metrics
 
 
 class SorptionPIHC(nn.Module):
@@ -364,7 +348,7 @@ class SorptionPIHC(nn.Module):
         mask = torch.cat([self.boundary_mask, interfaces], 1)
         return fields, u0_init.to(torch.float64), mask.to(B.device)[None].expand(batch, K, 4)
 
-    def forward(self, u0: Tensor) -> SorptionOutput:
+    def forward(self, u0: Tensor) -> PIHCOutput:
         """Predict ``u`` on the grid and its physics loss.
 
         Parameters
@@ -374,7 +358,7 @@ class SorptionPIHC(nn.Module):
 
         Returns
         -------
-        SorptionOutput
+        PIHCOutput
         """
         grid = self.basis(u0)
         batch = u0.shape[0]
@@ -401,7 +385,7 @@ class SorptionPIHC(nn.Module):
         # between experts (each expert's own fields are smooth across them)
         full = self._derivatives(u)
         loss = self._grid_loss(full, u0)
-        return SorptionOutput(u=full["u"], loss=loss, weights=weights, constraint=result)
+        return PIHCOutput(u=full["u"], loss=loss, weights=weights, constraint=result)
 
     def _grid_loss(self, full: Mapping[str, Tensor], u0: Tensor) -> Tensor:
         inner = (slice(None), slice(1, -1), slice(1, None))
@@ -423,49 +407,6 @@ class SorptionPIHC(nn.Module):
             **self.pde,
         )
         return r.pow(2).sum(1)
-
-
-def sorption_step(model: nn.Module, batch: Mapping[str, Tensor]) -> Tensor:
-    """:class:`sciml.train.Trainer` step: the mean physics loss of ``batch["u0"]``.
-
-    Parameters
-    ----------
-    model : SorptionPIHC
-    batch : mapping
-        ``"u0"``: ``(batch, nx)``.
-
-    Returns
-    -------
-    torch.Tensor
-        Scalar loss.
-    """
-    out: SorptionOutput = model(batch["u0"])
-    return out.loss.mean()
-
-
-def sorption_metrics(model: nn.Module, batch: Mapping[str, Tensor]) -> dict[str, float]:
-    """:class:`sciml.train.Trainer` metrics: physics loss, relative L2 error, solver failures.
-
-    Parameters
-    ----------
-    model : SorptionPIHC
-    batch : mapping
-        ``"u0"`` ``(batch, nx)`` and the reference ``"u"`` ``(batch, nx, nt)`` on the model
-        grid (:func:`sorption_data`).
-
-    Returns
-    -------
-    dict of str to float
-        ``test_loss``, ``rel_l2`` (mean over samples of ``||u - u_ref|| / ||u_ref||``) and
-        ``failures`` (fraction of unconverged inner solves).
-    """
-    out: SorptionOutput = model(batch["u0"])
-    ref = batch["u"].to(out.u.dtype)
-    err = (out.u - ref).flatten(1).norm(dim=1) / ref.flatten(1).norm(dim=1)
-    failures = 0.0
-    if out.constraint is not None:
-        failures = float((~out.constraint.converged).float().mean())
-    return {"test_loss": float(out.loss.mean()), "rel_l2": float(err.mean()), "failures": failures}
 
 
 def sorption_data(
@@ -521,17 +462,4 @@ def sorption_data(
     on_nodes = us[:, :, idx] * (1 - frac) + us[:, :, idx + 1] * frac  # (n, nt, nx)
     ref = torch.from_numpy(np.ascontiguousarray(on_nodes.transpose(0, 2, 1)))
     u0 = ref[:, :, 0].clone()
-    return _Samples(u0, ref)
-
-
-class _Samples(torch.utils.data.Dataset[dict[str, Tensor]]):
-    """Items ``{"u0": u0[i], "u": u[i]}``."""
-
-    def __init__(self, u0: Tensor, u: Tensor) -> None:
-        self.u0, self.u = u0, u
-
-    def __len__(self) -> int:
-        return self.u0.shape[0]
-
-    def __getitem__(self, i: int) -> dict[str, Tensor]:
-        return {"u0": self.u0[i], "u": self.u[i]}
+    return TrajectoryDataset(u0, ref)

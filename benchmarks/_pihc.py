@@ -1,0 +1,128 @@
+"""Shared pieces of the PI-HC-MoE benchmarks: physics-only training and step timing."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from sciml.constraints.training import physics_metrics, physics_step
+from sciml.train import TrainConfig, Trainer
+
+
+def batch_of(ds: Any, n: int) -> dict[str, torch.Tensor]:
+    """The first ``n`` items of a dataset as one batch."""
+    return {k: torch.stack([ds[i][k] for i in range(n)]) for k in ("u0", "u")}
+
+
+def _initial_data(model: nn.Module, batch: dict[str, torch.Tensor]) -> Any:
+    return model(batch["u0"])
+
+
+def step_seconds(
+    model: nn.Module,
+    batch: dict[str, torch.Tensor],
+    repeats: int,
+    call: Callable[[nn.Module, dict[str, torch.Tensor]], Any] = _initial_data,
+) -> dict:
+    """Median seconds of one training step (forward + backward) and of inference.
+
+    ``call(model, batch)`` runs the model on a batch (default: ``model(batch["u0"])``) and
+    returns its output (with ``loss`` and ``constraint``).
+    """
+    model.train()
+    times, steps = [], []
+    for i in range(repeats + 1):
+        start = time.perf_counter()
+        out = call(model, batch)
+        out.loss.mean().backward()
+        if i:  # the first call warms up
+            times.append(time.perf_counter() - start)
+            if out.constraint is not None:
+                steps.append(float(out.constraint.steps.float().mean()))
+        model.zero_grad(set_to_none=True)
+    model.eval()
+    infer = []
+    with torch.no_grad():
+        for _ in range(repeats):
+            start = time.perf_counter()
+            call(model, batch)
+            infer.append(time.perf_counter() - start)
+    return {
+        "train_step_s": statistics.median(times),
+        "inference_s": statistics.median(infer),
+        "lm_steps": statistics.mean(steps) if steps else None,
+    }
+
+
+def train_row(
+    model: nn.Module, name: str, cfg: dict[str, Any], train_ds: Any, test_ds: Any
+) -> dict[str, Any]:
+    """Train ``model`` physics-only (Adam, lr 1e-3, clipping 1.0, as in the paper).
+
+    Returns the final test error, failures, training time, the error curve and the time per
+    training step at 20,000 residual points (the trained model, ``cfg["repeats"]`` repeats).
+    """
+    config = TrainConfig(
+        epochs=cfg["epochs"],
+        batch_size=cfg["batch_size"],
+        lr=1e-3,
+        grad_clip=1.0,
+        seed=cfg["seed"],
+        eval_every=max(1, cfg["epochs"] // 5),
+        progress=True,
+    )
+    trainer = Trainer(model, physics_step, config, train_ds, test_ds, metrics=physics_metrics)
+    start = time.perf_counter()
+    history = trainer.fit()
+    seconds = time.perf_counter() - start
+    steps = cfg["epochs"] * -(-len(train_ds) // cfg["batch_size"])
+    final = history[-1]
+    row = {
+        "case": "three-way",
+        "model": name,
+        "rel_l2": final["rel_l2"],
+        "test_loss": final["test_loss"],
+        "failures": final["failures"],
+        "train_seconds": seconds,
+        "train_step_s_mean": seconds / steps,
+        "curve": [
+            {"epoch": r["epoch"], "train_loss": r["train_loss"], "rel_l2": r["rel_l2"]}
+            for r in history
+            if "rel_l2" in r
+        ],
+    }
+    batch = batch_of(test_ds, cfg["batch_size"])
+    model.points = 20000
+    row.update({f"{k}_20k": v for k, v in step_seconds(model, batch, cfg["repeats"]).items()})
+    print(f"{name}: rel L2 {row['rel_l2']:.4f}, step at 20k points {row['train_step_s_20k']:.2f} s")
+    return row
+
+
+def three_way_targets(soft: dict, hard: dict, moe: dict) -> list[dict[str, Any]]:
+    """The issue's error and step-time targets from the soft / global / MoE rows."""
+    ratio = moe["train_step_s_20k"] / hard["train_step_s_20k"]
+    return [
+        {
+            "name": "rel. L2 error: MoE <= global hard",
+            "measured": moe["rel_l2"] / hard["rel_l2"],
+            "target": "ratio <= 1",
+            "met": moe["rel_l2"] <= hard["rel_l2"],
+        },
+        {
+            "name": "rel. L2 error: global hard <= soft",
+            "measured": hard["rel_l2"] / soft["rel_l2"],
+            "target": "ratio <= 1",
+            "met": hard["rel_l2"] <= soft["rel_l2"],
+        },
+        {
+            "name": "training step at 20k points: MoE / global hard",
+            "measured": ratio,
+            "target": "<= 0.5",
+            "met": ratio <= 0.5,
+        },
+    ]
