@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -59,13 +62,39 @@ def step_seconds(
     }
 
 
+def options(doc: str, out: Path, epochs: int, render: Callable[[dict], str]) -> Any:
+    """The command line of a PI-HC benchmark; ``None`` once ``--markdown`` has printed."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    parser.add_argument("--markdown", action="store_true", help="print the tables of --out")
+    args = parser.parse_args()
+    if args.markdown:
+        print(render(json.loads(args.out.read_text())))
+        return None
+    return args
+
+
 def train_row(
-    model: nn.Module, name: str, cfg: dict[str, Any], train_ds: Any, test_ds: Any
+    model: nn.Module,
+    name: str,
+    cfg: dict[str, Any],
+    train_ds: Any,
+    test_ds: Any,
+    *,
+    step: Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor] = physics_step,
+    metrics: Callable[[nn.Module, dict[str, torch.Tensor]], dict[str, float]] = physics_metrics,
+    call: Callable[[nn.Module, dict[str, torch.Tensor]], Any] = _initial_data,
+    batch: dict[str, torch.Tensor] | None = None,
+    points: int | None = 20000,
 ) -> dict[str, Any]:
     """Train ``model`` physics-only (Adam, lr 1e-3, clipping 1.0, as in the paper).
 
     Returns the final test error, failures, training time, the error curve and the time per
-    training step at 20,000 residual points (the trained model, ``cfg["repeats"]`` repeats).
+    training step (the trained model on ``batch``, default the first test items, with
+    ``points`` residual points: keys ``train_step_s_20k`` ... for 20,000, ``train_step_s`` ...
+    for ``None``, the model's own).
     """
     config = TrainConfig(
         epochs=cfg["epochs"],
@@ -76,7 +105,7 @@ def train_row(
         eval_every=max(1, cfg["epochs"] // 5),
         progress=True,
     )
-    trainer = Trainer(model, physics_step, config, train_ds, test_ds, metrics=physics_metrics)
+    trainer = Trainer(model, step, config, train_ds, test_ds, metrics=metrics)
     start = time.perf_counter()
     history = trainer.fit()
     seconds = time.perf_counter() - start
@@ -90,16 +119,21 @@ def train_row(
         "failures": final["failures"],
         "train_seconds": seconds,
         "train_step_s_mean": seconds / steps,
+        "steps": steps,
         "curve": [
             {"epoch": r["epoch"], "train_loss": r["train_loss"], "rel_l2": r["rel_l2"]}
             for r in history
             if "rel_l2" in r
         ],
     }
-    batch = batch_of(test_ds, cfg["batch_size"])
-    model.points = 20000
-    row.update({f"{k}_20k": v for k, v in step_seconds(model, batch, cfg["repeats"]).items()})
-    print(f"{name}: rel L2 {row['rel_l2']:.4f}, step at 20k points {row['train_step_s_20k']:.2f} s")
+    batch = batch if batch is not None else batch_of(test_ds, cfg["batch_size"])
+    suffix = ""
+    if points is not None:
+        model.points = points
+        suffix = f"_{points // 1000}k"
+    timing = step_seconds(model, batch, cfg["repeats"], call)
+    row.update({f"{k}{suffix}": v for k, v in timing.items()})
+    print(f"{name}: rel L2 {row['rel_l2']:.4f}, step {timing['train_step_s']:.2f} s", flush=True)
     return row
 
 

@@ -22,8 +22,6 @@ PNG); ``--markdown`` prints the tables; ``--quick`` is a smoke test.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 import warnings
@@ -37,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import fmt, results_document, targets_table, write_json  # noqa: E402
-from _pihc import step_seconds  # noqa: E402
+from _pihc import options, train_row  # noqa: E402
 
 from sciml.constraints.fem import (  # noqa: E402
     FEDiffusionPIHC,
@@ -46,7 +44,6 @@ from sciml.constraints.fem import (  # noqa: E402
 )
 from sciml.constraints.hard import HardConstraintWarning  # noqa: E402
 from sciml.constraints.training import PIHCOutput  # noqa: E402
-from sciml.train import TrainConfig, Trainer  # noqa: E402
 
 MODES = {
     "soft": ("soft", 1),
@@ -90,47 +87,17 @@ def train(name: str, cfg: dict[str, Any], train_ds: Any, test_ds: Any) -> tuple[
             counts["lm_steps"] += int(out.constraint.steps.sum())
         return out.loss.mean()
 
-    config = TrainConfig(
-        epochs=cfg["epochs"],
-        batch_size=cfg["batch_size"],
-        lr=1e-3,
-        grad_clip=1.0,
-        seed=cfg["seed"],
-        eval_every=max(1, cfg["epochs"] // 5),
-        progress=False,
-    )
-    trainer = Trainer(model, step, config, train_ds, test_ds, metrics=fe_diffusion_metrics)
-    start = time.perf_counter()
-    history = trainer.fit()
-    seconds = time.perf_counter() - start
-    steps = cfg["epochs"] * -(-len(train_ds) // cfg["batch_size"])
-    final = history[-1]
-    row = {
-        "case": "three-way",
-        "model": name,
-        "mode": mode,
-        "experts": experts,
-        "rel_l2": final["rel_l2"],
-        "test_loss": final["test_loss"],
-        "test_failures": final["failures"],
-        "train_solves": counts["solves"],
-        "train_failures": counts["failures"],
-        "lm_steps_mean": counts["lm_steps"] / counts["solves"] if counts["solves"] else None,
-        "train_seconds": seconds,
-        "train_step_s_mean": seconds / steps,
-        "steps": steps,
-        "curve": [
-            {"epoch": r["epoch"], "train_loss": r["train_loss"], "rel_l2": r["rel_l2"]}
-            for r in history
-            if "rel_l2" in r
-        ],
-    }
     batch = {k: v[: cfg["batch_size"]] for k, v in test_ds.fields.items()}
-    row.update(step_seconds(model, batch, cfg["repeats"], call))
-    print(
-        f"{name}: rel L2 {row['rel_l2']:.4f}, {row['train_step_s']:.3f} s/step, "
-        f"{seconds:.0f} s training, failures {counts['failures']}/{counts['solves']}",
-        flush=True,
+    row = train_row(
+        model, name, cfg, train_ds, test_ds,
+        step=step, metrics=fe_diffusion_metrics, call=call, batch=batch, points=None,
+    )  # fmt: skip
+    row.update(
+        mode=mode,
+        experts=experts,
+        train_solves=counts["solves"],
+        train_failures=counts["failures"],
+        lm_steps_mean=counts["lm_steps"] / counts["solves"] if counts["solves"] else None,
     )
     return row, model
 
@@ -244,14 +211,8 @@ def plot(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "pihc_fem.json")
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    parser.add_argument("--markdown", action="store_true")
-    args = parser.parse_args()
-    if args.markdown:
-        print(render_markdown(json.loads(args.out.read_text())))
+    args = options(__doc__, HERE / "results" / "pihc_fem.json", 50, render_markdown)
+    if args is None:
         return 0
     torch.set_num_threads(1)
     warnings.simplefilter("ignore", HardConstraintWarning)

@@ -20,8 +20,6 @@ Run ``python benchmarks/pihc_navier_stokes.py``; results go to
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -33,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import fmt, results_document, targets_table, write_json  # noqa: E402
-from _pihc import three_way_targets, train_row  # noqa: E402
+from _pihc import options, three_way_targets, train_row  # noqa: E402
 
 from sciml.constraints import HardConstraintWarning  # noqa: E402
 from sciml.constraints.problems import VORTICITY_FIELDS, vorticity_residual  # noqa: E402
@@ -145,14 +143,8 @@ def plot(data: dict[str, Any], test_ds: Any, models: dict[str, Any], path: Path)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "pihc_navier_stokes.json")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    parser.add_argument("--markdown", action="store_true")
-    args = parser.parse_args()
-    if args.markdown:
-        print(render_markdown(json.loads(args.out.read_text())))
+    args = options(__doc__, HERE / "results" / "pihc_navier_stokes.json", 5, render_markdown)
+    if args is None:
         return 0
     warnings.simplefilter("ignore", HardConstraintWarning)
     cfg: dict[str, Any] = {

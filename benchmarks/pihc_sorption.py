@@ -22,8 +22,6 @@ Run ``python benchmarks/pihc_sorption.py``; results go to
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -35,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import fmt, results_document, targets_table, write_json  # noqa: E402
-from _pihc import batch_of, step_seconds, three_way_targets, train_row  # noqa: E402
+from _pihc import batch_of, options, step_seconds, three_way_targets, train_row  # noqa: E402
 
 from sciml.constraints import HardConstraintWarning  # noqa: E402
 from sciml.constraints.sorption import SorptionPIHC, sorption_data  # noqa: E402
@@ -207,14 +205,8 @@ def plot(data: dict[str, Any], path: Path) -> Path:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "pihc_sorption.json")
-    parser.add_argument("--epochs", type=int, default=24)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    parser.add_argument("--markdown", action="store_true")
-    args = parser.parse_args()
-    if args.markdown:
-        print(render_markdown(json.loads(args.out.read_text())))
+    args = options(__doc__, HERE / "results" / "pihc_sorption.json", 24, render_markdown)
+    if args is None:
         return 0
     warnings.simplefilter("ignore", HardConstraintWarning)
     cfg: dict[str, Any] = {
