@@ -8,10 +8,18 @@ import os
 import sys
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _pkg_version
+from pathlib import Path
 
 # Document the working tree even if sciml is not installed (editable installs make
 # this a no-op).
 sys.path.insert(0, os.path.abspath(".."))
+
+# The benchmarks page, from the stored results (docs/benchmarks.rst is generated).
+sys.path.insert(0, os.path.abspath("_ext"))
+import benchmark_page
+
+_docs = Path(__file__).resolve().parent
+benchmark_page.write(_docs.parent / "benchmarks" / "results", _docs)
 
 # -- Project information -----------------------------------------------------
 
@@ -37,6 +45,7 @@ extensions = [
 templates_path = ["_templates"]
 exclude_patterns = [
     "_build",
+    "_ext",
     "Thumbs.db",
     ".DS_Store",
     "**.ipynb_checkpoints",
