@@ -699,7 +699,7 @@ def fe_diffusion_data(
     """
     import scipy.sparse.linalg as spla
 
-    from sciml.data.generators.fe_poisson import kl_basis
+    from sciml.data.generators.fe_poisson import kl_basis, kl_sample
     from sciml.fem import DirichletBC, condense, expand, mass, stiffness
 
     if n_samples < 1 or seed < 0:
@@ -711,9 +711,8 @@ def fe_diffusion_data(
     amplitude, phi = kl_basis(V, modes=modes, tau=tau, gamma=gamma)
     rng = np.random.default_rng(seed)
 
-    def field(sigma: float) -> Tensor:
-        xi = rng.standard_normal((n_samples, amplitude.size))
-        return torch.from_numpy((xi * (sigma * amplitude)) @ phi.T)
+    def field(sigma: float) -> Tensor:  # kappa, f, g from one stream, in this order
+        return kl_sample(amplitude, phi, n_samples, sigma, rng)
 
     kappa = torch.exp(field(kappa_sigma))
     f = f_mean + field(f_sigma)

@@ -411,3 +411,16 @@ def test_diffusion_system_is_the_condensed_fe_problem():
     again = diffusion_system(mesh, seed=4)
     assert torch.equal(again[1], b) and torch.equal(again[3], kappa)
     assert not torch.equal(diffusion_system(mesh, seed=5)[3], kappa)
+
+
+def test_kl_sample_from_a_seed_or_a_generator() -> None:
+    from sciml.data.generators.fe_poisson import kl_sample
+
+    rng = np.random.default_rng(0)
+    amplitude, phi = np.array([1.0, 0.5]), rng.standard_normal((7, 2))
+    once = kl_sample(amplitude, phi, 4, 2.0, 3)
+    torch.testing.assert_close(once, kl_sample(amplitude, phi, 4, 2.0, 3))  # reproducible
+    stream = np.random.default_rng(3)  # a generator continues its stream across calls
+    both = torch.cat([kl_sample(amplitude, phi, 2, 2.0, stream) for _ in range(2)])
+    torch.testing.assert_close(both, once)
+    assert once.shape == (4, 7) and once.dtype == torch.float64

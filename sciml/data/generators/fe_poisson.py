@@ -19,6 +19,7 @@ __all__ = [
     "diffusion_system",
     "generate_poisson_meshes",
     "kl_basis",
+    "kl_sample",
     "mesh_path",
     "solve_dirichlet",
 ]
@@ -184,10 +185,10 @@ def generate_poisson_meshes(
         data_dofs = np.unique(np.concatenate([V.boundary_dofs(m) for m in chosen]))
     amplitude, phi = kl_basis(V, modes=modes, tau=tau, gamma=gamma)
     seeds = np.random.SeedSequence(seed).generate_state(3)
-    kappa = torch.exp(_kl_sample(amplitude, phi, n_samples, kappa_sigma, int(seeds[0])))
-    f = f_mean + _kl_sample(amplitude, phi, n_samples, f_sigma, int(seeds[1]))
+    kappa = torch.exp(kl_sample(amplitude, phi, n_samples, kappa_sigma, int(seeds[0])))
+    f = f_mean + kl_sample(amplitude, phi, n_samples, f_sigma, int(seeds[1]))
     g = torch.zeros_like(f)
-    g[:, data_dofs] = _kl_sample(amplitude, phi, n_samples, g_sigma, int(seeds[2]))[:, data_dofs]
+    g[:, data_dofs] = kl_sample(amplitude, phi, n_samples, g_sigma, int(seeds[2]))[:, data_dofs]
     loads = (mass(V) @ f.T).T.contiguous()  # rows M f_k
 
     u = torch.empty_like(f)
@@ -321,14 +322,30 @@ def kl_basis(
     return (lam + tau**2) ** (-gamma / 2), phi
 
 
-def _kl_sample(
+def kl_sample(
     amplitude: npt.NDArray[np.float64],
     phi: npt.NDArray[np.float64],
     n_samples: int,
     sigma: float,
-    seed: int,
+    seed: int | np.random.Generator,
 ) -> Tensor:
-    """``(n_samples, ndofs)`` fields ``sum_i sigma amplitude_i xi_i phi_i``, xi ~ N(0, 1)."""
+    """Random fields ``sum_i sigma amplitude_i xi_i phi_i`` with ``xi_i ~ N(0, 1)``.
+
+    Parameters
+    ----------
+    amplitude, phi : numpy.ndarray
+        ``(modes,)`` amplitudes and ``(ndofs, modes)`` modes from :func:`kl_basis`.
+    n_samples : int
+    sigma : float
+        Scale of the field.
+    seed : int or numpy.random.Generator
+        A seed, or a generator to draw from (successive calls then continue its stream).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n_samples, ndofs)`` float64 dof values.
+    """
     xi = np.random.default_rng(seed).standard_normal((n_samples, amplitude.size))
     return torch.from_numpy((xi * (sigma * amplitude)) @ phi.T)
 
@@ -424,7 +441,7 @@ def diffusion_system(
         raise ValueError("the mesh has no facet markers, so no Dirichlet boundary to eliminate")
     amplitude, phi = kl_basis(V, modes=modes, tau=tau, gamma=gamma)
     seeds = np.random.SeedSequence(seed).generate_state(2)
-    kappa = torch.exp(_kl_sample(amplitude, phi, 1, kappa_sigma, int(seeds[0])))[0]
-    f = _kl_sample(amplitude, phi, 1, f_sigma, int(seeds[1]))[0]
+    kappa = torch.exp(kl_sample(amplitude, phi, 1, kappa_sigma, int(seeds[0])))[0]
+    f = kl_sample(amplitude, phi, 1, f_sigma, int(seeds[1]))[0]
     A, b, free = condense(stiffness(V, kappa), mass(V) @ f, dirichlet(V, markers))
     return A, b, free, kappa
