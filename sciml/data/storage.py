@@ -122,14 +122,16 @@ def write_dataset(
     if not 0 <= n_train <= n:
         raise ValueError(f"n_train must be in [0, {n}], got {n_train}")
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:
+        for key, value in {**data.attrs, **(attrs or {})}.items():
+            h5.attrs[key] = value
+        # the file's own layout last: a generator's attributes (e.g. the "n_samples" of one
+        # chunk) must not overwrite the split sizes the reader relies on
         h5.attrs["format"] = FORMAT
         h5.attrs["sciml_version"] = __version__
         h5.attrs["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         h5.attrs["n_samples"] = n
         h5.attrs["n_train"] = n_train
         h5.attrs["n_test"] = n - n_train
-        for key, value in {**data.attrs, **(attrs or {})}.items():
-            h5.attrs[key] = value
         for kind in _KINDS:
             group = h5.create_group(kind)
             for name, values in getattr(data, kind).items():

@@ -38,6 +38,19 @@ def test_round_trip_keeps_fields_and_attributes(tmp_path: Path) -> None:
     assert back.attrs["format"] == "sciml.data/1" and "sciml_version" in back.attrs
 
 
+def test_layout_attributes_are_not_overwritten_by_generator_attributes(tmp_path: Path) -> None:
+    # a generator run in chunks records the "n_samples" of one chunk in its attributes
+    data = sample_data(12)
+    data.attrs.update({"n_samples": 8, "n_train": 8, "n_test": 0, "format": "other"})
+    path = write_dataset(tmp_path / "d.h5", data, n_train=9)
+    back = read_dataset(path)
+    assert (back.attrs["n_samples"], back.attrs["n_train"], back.attrs["n_test"]) == (12, 9, 3)
+    assert back.attrs["format"] == "sciml.data/1"
+    test = H5Dataset(path, "test")
+    assert len(test) == 3
+    torch.testing.assert_close(test[2]["u"], data.outputs["u"][11].float())
+
+
 def test_splits_normalizers_and_lazy_loading(tmp_path: Path) -> None:
     data = sample_data(12)
     path = write_dataset(tmp_path / "d.h5", data, n_train=9)
