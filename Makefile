@@ -1,9 +1,9 @@
 # sciml developer entry points.
 #
-#   make demo   - run the quickstart example
+#   make demo   - the main job: `sciml demo` (every method on small problems, ~2 min)
 #   make test   - lint (ruff), format check, type check (mypy), unit tests (pytest)
 #   make docs   - build the HTML documentation (warnings are errors)
-#   make bench  - run every benchmark (installs the peers of the bench extra)
+#   make bench  - `sciml bench`: every benchmark, then benchmarks/README.md's targets table
 #   make bench-operators - the operator-learning benchmark only
 #   make clean  - remove build / docs / cache outputs (keeps .venv)
 #
@@ -62,7 +62,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: $(STAMP)
-	$(VPY) examples/quickstart.py
+	$(VENV)/bin/sciml demo
 
 lint: $(STAMP)
 	$(VPY) -m ruff check .
@@ -76,11 +76,7 @@ docs: $(STAMP)
 	$(VPY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 bench: $(STAMP) bench-peers
-	$(VPY) benchmarks/linalg.py
-	$(VPY) benchmarks/fem.py
-	$(VPY) benchmarks/implicit.py
-	$(VPY) benchmarks/data.py
-	$(VPY) benchmarks/operators.py
+	$(VENV)/bin/sciml bench
 
 bench-operators: $(STAMP) bench-peers
 	$(VPY) benchmarks/operators.py

@@ -6,40 +6,13 @@ import datetime as dt
 import json
 import math
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (or :func:`platform.processor`)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_info(**extra: Any) -> dict[str, Any]:
-    """The ``"machine"`` section of a results file; ``extra`` adds package versions."""
-    return {
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "numpy": np.__version__,
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_average_start": list(os.getloadavg()),
-        **extra,
-    }
+from sciml._machine import cpu_model, machine_info  # noqa: F401  (re-exported)
 
 
 def _json_default(obj: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The ``sciml`` command line: ``sciml data list|generate|info`` and ``sciml solve``."""
+"""The ``sciml`` command line: ``demo``, ``data list|generate|info``, ``solve``, ``bench``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,26 @@ def _option(text: str) -> tuple[str, Any]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sciml", description="sciml command line")
     top = parser.add_subparsers(dest="command", required=True)
+    demo = top.add_parser(
+        "demo",
+        help="the main job: every method on small generated problems (about 2 min on a CPU)",
+        description="Generate small datasets with sciml's solvers, train an FNO, a DeepONet and "
+        "a SPON briefly, solve an obstacle pressure-Poisson system with the pretrained DCDM vs "
+        "AMG-PCG, train a hard-constrained model on diffusion-sorption; print a summary table "
+        "and write PNG figures, XDMF fields and summary.md/json into the output folder.",
+    )
+    demo.add_argument("--out", type=Path, default=Path("sciml-demo"), help="output folder")
+    demo.add_argument(
+        "--size", choices=("full", "small"), default="full", help="small: the tests' sizes"
+    )
+    demo.add_argument(
+        "--stage",
+        dest="stages",
+        action="append",
+        choices=("fno", "deeponet", "spon", "dcdm", "pihc"),
+        help="run only this stage (repeatable; default all)",
+    )
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
     data = top.add_parser("data", help="PDE datasets").add_subparsers(dest="action", required=True)
     data.add_parser("list", help="list the dataset generators")
     gen = data.add_parser("generate", help="generate a dataset into an HDF5 file")
@@ -49,6 +69,25 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     info = data.add_parser("info", help="describe a dataset file")
     info.add_argument("path", type=Path)
+    bench = top.add_parser(
+        "bench",
+        help="run the benchmarks of a source checkout and refresh benchmarks/README.md",
+        description="Run the scripts in benchmarks/ (each writes benchmarks/results/NAME.json: "
+        "figures, machine, targets; full runs take minutes to half an hour each on a 2-core "
+        "CPU), then rewrite the generated targets table at the top of benchmarks/README.md. "
+        "With --quick the scripts run at smoke-test sizes into --out (default: a temporary "
+        "folder) and the stored results and README are left alone.",
+    )
+    bench.add_argument("names", nargs="*", help="benchmarks to run (default: all; see --list)")
+    bench.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    bench.add_argument("--quick", action="store_true", help="smoke-test sizes (see above)")
+    bench.add_argument("--out", type=Path, help="folder for the JSON results")
+    bench.add_argument("--dir", type=Path, help="the benchmarks/ folder (default: found)")
+    bench.add_argument(
+        "--readme-only",
+        action="store_true",
+        help="run nothing: refresh benchmarks/README.md from the stored results",
+    )
     solve = top.add_parser(
         "solve",
         help="solve a sparse linear system (a matrix file or a generated Poisson problem)",
@@ -129,6 +168,42 @@ def _solve(args: argparse.Namespace) -> int:
     return 0 if bool(sol.converged.all()) else 1
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from sciml.app.bench import find_benchmarks, list_benchmarks, refresh_readme, run_benchmarks
+
+    try:
+        folder = find_benchmarks(args.dir)
+    except FileNotFoundError as error:
+        print(f"sciml bench: {error}", file=sys.stderr)
+        return 2
+    if args.list:
+        for name in list_benchmarks(folder):
+            print(name)
+        return 0
+    failed = []
+    if not args.readme_only:
+        out = args.out
+        if args.quick and out is None:
+            out = Path(tempfile.mkdtemp(prefix="sciml-bench-"))
+        try:
+            runs = run_benchmarks(folder, args.names or None, quick=args.quick, out_dir=out)
+        except ValueError as error:
+            print(f"sciml bench: {error}", file=sys.stderr)
+            return 2
+        failed = [run.name for run in runs if run.returncode != 0]
+        if out is not None:
+            print(f"results in {out}")
+    if args.readme_only or not (args.quick or args.out):
+        changed = refresh_readme(folder / "README.md", folder / "results")
+        print(f"{folder / 'README.md'}: {'refreshed' if changed else 'already up to date'}")
+    if failed:
+        print(f"sciml bench: failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sciml`` command.
 
@@ -143,6 +218,18 @@ def main(argv: list[str] | None = None) -> int:
         Exit status.
     """
     args = _parser().parse_args(argv)
+    if args.command == "demo":
+        from sciml.app.demo import run_demo
+
+        result = run_demo(args.out, size=args.size, stages=args.stages, progress=not args.quiet)
+        print()
+        print(result.table(markdown=False))
+        print(f"\n{len(result.files)} files in {result.out_dir} ({result.seconds:.0f} s):")
+        for path in result.files:
+            print(f"  {path.relative_to(result.out_dir)}")
+        return 0
+    if args.command == "bench":
+        return _bench(args)
     if args.command == "solve":
         try:
             return _solve(args)

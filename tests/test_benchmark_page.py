@@ -56,7 +56,7 @@ def test_sections_targets_and_figures(tmp_path: Path) -> None:
     path = page.write(results, docs)
     assert path.read_text() == text
     (results / "bad.json").write_text("{not json")
-    with pytest.raises(RuntimeError, match=r"bad\.json"):
+    with pytest.raises(ValueError, match=r"bad\.json"):
         page.render(results, docs)
 
 

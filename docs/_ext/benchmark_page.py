@@ -8,25 +8,12 @@ regenerated at every build, so it always shows the stored results.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-TITLES = {
-    "linalg": "Sparse linear algebra",
-    "fem": "Finite-element assembly",
-    "implicit": "Implicit differentiation",
-    "data": "Dataset generation",
-    "operators": "Operator learning (DeepONet, FNO)",
-    "spon": "Structure-preserving operator networks",
-    "dcdm": "Deep conjugate direction method (grids)",
-    "dcdm_graph": "Deep conjugate direction method (meshes)",
-    "pihc_sorption": "Hard constraints: diffusion-sorption",
-    "pihc_navier_stokes": "Hard constraints: Navier-Stokes",
-    "pihc_fem": "Hard constraints: finite elements",
-}
+from sciml.app.bench import TITLES, load_results
 
 
 def _escape(text: str) -> str:
@@ -110,16 +97,7 @@ def render(results: Path, docs: Path) -> str:
         "``benchmarks/README.md``.",
         "",
     ]
-    order = list(TITLES)
-    stems = sorted(
-        (p.stem for p in results.glob("*.json")),
-        key=lambda s: (order.index(s) if s in order else len(order), s),
-    )
-    for stem in stems:
-        try:
-            doc = json.loads((results / f"{stem}.json").read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise RuntimeError(f"benchmark results {stem}.json cannot be read: {err}") from err
+    for stem, doc in load_results(results):
         out += _section(stem, doc, results, docs)
     return "\n".join(out).rstrip() + "\n"
 
