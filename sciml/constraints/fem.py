@@ -704,7 +704,7 @@ def fe_diffusion_data(
 
     if n_samples < 1 or seed < 0:
         raise ValueError(f"need n_samples >= 1 and seed >= 0, got {n_samples}, {seed}")
-    for name, value in (("kappa_sigma", kappa_sigma), ("f_sigma", f_sigma), ("g", g_sigma)):
+    for name, value in (("kappa_sigma", kappa_sigma), ("f_sigma", f_sigma), ("g_sigma", g_sigma)):
         if not (np.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be finite and >= 0, got {value}")
     V, dofs = _space(mesh, level, degree)

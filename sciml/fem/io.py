@@ -24,7 +24,7 @@ from sciml._optional import require_dolfinx
 from sciml.fem.space import FunctionSpace, _as_numpy
 from sciml.mesh import Marker, Mesh
 
-__all__ = ["load_fields", "save_fields", "write_fields"]
+__all__ = ["load_fields", "match_dofs", "save_fields", "write_fields"]
 
 FORMAT = "sciml.fem.fields/1"
 
@@ -211,7 +211,6 @@ def load_fields(path: str | os.PathLike[str]) -> tuple[FunctionSpace, dict[str, 
         If the file is not a sciml field file or is corrupt.
     """
     import h5py
-    from scipy.spatial import cKDTree
 
     dolfinx = require_dolfinx("sciml.fem.load_fields")
     import basix.ufl
@@ -245,16 +244,62 @@ def load_fields(path: str | os.PathLike[str]) -> tuple[FunctionSpace, dict[str, 
     msh.topology.create_connectivity(tdim - 1, tdim)
     markers = _rebuild_markers(msh, coords, marker_nodes)
     V = FunctionSpace(Mesh(msh, markers), family, degree, shape_attr or None)
-    bs = V.block_size
-    new_nodes = V.dof_coordinates[::bs]
-    dist, index = cKDTree(dof_coords[::bs]).query(new_nodes)
-    scale = float(np.ptp(coords, axis=0).max())
-    if dist.size and float(dist.max()) > 1e-10 * scale:
-        raise ValueError(f"{path}: stored dofs do not match the rebuilt space")
-    perm = (index[:, None] * bs + np.arange(bs)).reshape(-1)
+    try:
+        perm = _match_points(dof_coords, V.dof_coordinates, V.block_size)
+    except ValueError as error:
+        raise ValueError(f"{path}: stored dofs do not match the rebuilt space") from error
     return V, {
         name: torch.from_numpy(np.ascontiguousarray(a[..., perm])) for name, a in fields.items()
     }
+
+
+def _match_points(
+    source: npt.NDArray[np.float64], target: npt.NDArray[np.float64], bs: int
+) -> npt.NDArray[np.int64]:
+    """``perm`` with ``target[j] == source[perm[j]]`` (nodes matched by coordinates)."""
+    from scipy.spatial import cKDTree
+
+    if source.shape != target.shape:
+        raise ValueError(f"{source.shape[0]} dofs against {target.shape[0]}")
+    dist, index = cKDTree(source[::bs]).query(target[::bs])
+    scale = float(np.ptp(source, axis=0).max()) if source.size else 1.0
+    if dist.size and float(dist.max()) > 1e-10 * max(scale, 1e-300):
+        raise ValueError(f"dof coordinates differ by up to {float(dist.max()):.3g}")
+    if np.unique(index).size != index.size:
+        raise ValueError("several dofs of one space sit at the same point of the other")
+    return np.asarray((index[:, None] * bs + np.arange(bs)).reshape(-1), dtype=np.int64)
+
+
+def match_dofs(source: FunctionSpace, target: FunctionSpace) -> npt.NDArray[np.int64]:
+    """The permutation between two numberings of the same space, matched by coordinates.
+
+    dolfinx may number the dofs of one mesh differently when the mesh is created another way
+    (read from a ``.msh`` file, or rebuilt from a file of :func:`save_fields`). For values
+    ``x`` in ``source``'s dof order, ``x[..., match_dofs(source, target)]`` are the same
+    values in ``target``'s order.
+
+    Parameters
+    ----------
+    source, target : FunctionSpace
+        The same element on meshes with the same nodes.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``perm`` of length ``target.num_dofs``: ``target`` dof ``j`` is ``source`` dof
+        ``perm[j]``.
+
+    Raises
+    ------
+    ValueError
+        If the spaces differ (number of dofs, block size, or dof positions).
+    """
+    if source.block_size != target.block_size:
+        raise ValueError(f"block sizes differ: {source.block_size} and {target.block_size}")
+    try:
+        return _match_points(source.dof_coordinates, target.dof_coordinates, source.block_size)
+    except ValueError as error:
+        raise ValueError(f"the spaces do not have the same dofs: {error}") from error
 
 
 def _rebuild_markers(

@@ -20,6 +20,7 @@ from sciml.fem import (
     dirichlet,
     interpolation_between,
     load_fields,
+    match_dofs,
     project,
     save_fields,
     write_fields,
@@ -497,8 +498,16 @@ def load_spon(
     path: str | os.PathLike[str],
     *,
     processor_factory: Callable[[dict[str, Any]], nn.Module] | None = None,
+    output_space: FunctionSpace | None = None,
+    input_space: FunctionSpace | None = None,
 ) -> SPON:
     """Rebuild a model written by :meth:`SPON.save` (spaces, Dirichlet dofs, weights).
+
+    The saved mesh is rebuilt from the file, and dolfinx may number its dofs differently
+    from the mesh the model was trained on (e.g. one read from a ``.msh`` file). Pass the
+    space the data live on as ``output_space`` (and ``input_space`` if the model has a
+    separate one) to get a model that takes and returns dof vectors in that order, exactly
+    as before saving; the spaces are checked to have the saved dofs.
 
     Parameters
     ----------
@@ -507,10 +516,20 @@ def load_spon(
     processor_factory : callable, optional
         Builds a custom processor from the saved configuration; not needed for the default
         graph network.
+    output_space, input_space : FunctionSpace, optional
+        Spaces in the numbering of the data (default: the spaces rebuilt from the file). For
+        a model saved with one space for input and output, ``output_space`` serves both.
 
     Returns
     -------
     SPON
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` holds no saved model.
+    ValueError
+        If a given space does not have the saved dofs.
     """
     path = Path(path)
     if not (path / "model.pt").is_file():
@@ -518,7 +537,23 @@ def load_spon(
     saved = torch.load(path / "model.pt", weights_only=True)
     config = saved["config"]
     Vo, fields = load_fields(path / "output_space.h5")
-    Vi = Vo if config.get("same_space") else load_fields(path / "input_space.h5")[0]
+    if output_space is not None:
+        try:
+            perm = match_dofs(Vo, output_space)
+        except ValueError as error:
+            raise ValueError(f"output_space does not match the saved model: {error}") from error
+        fields = {name: values[..., torch.from_numpy(perm)] for name, values in fields.items()}
+        Vo = output_space
+    if config.get("same_space"):
+        Vi = Vo
+    else:
+        Vi = load_fields(path / "input_space.h5")[0]
+        if input_space is not None:
+            try:
+                match_dofs(Vi, input_space)
+            except ValueError as error:
+                raise ValueError(f"input_space does not match the saved model: {error}") from error
+            Vi = input_space
     dofs = np.flatnonzero(fields["mask"].numpy() > 0.5).astype(np.int64)
     bc = DirichletBC(dofs=dofs, values=fields["bc"][torch.from_numpy(dofs)])
     common = {

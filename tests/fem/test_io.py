@@ -11,7 +11,7 @@ pytest.importorskip("dolfinx_solver", reason="needs sciml's `fem` extra (dolfinx
 import h5py
 import torch
 
-from sciml.fem import FunctionSpace, load_fields, save_fields, write_fields
+from sciml.fem import FunctionSpace, load_fields, match_dofs, save_fields, write_fields
 from sciml.mesh import unit_square
 
 
@@ -84,3 +84,26 @@ def test_hdf5_round_trip_of_a_freshly_refined_mesh(tmp_path: Path) -> None:
     y = W.dof_coordinates
     np.testing.assert_allclose(fields["u"].numpy(), y[:, 0] + 10.0 * y[:, 1], atol=1e-13)
     assert set(W.mesh.markers) == set(V.mesh.markers)
+
+
+def test_match_dofs_maps_values_between_numberings(tmp_path: Path) -> None:
+    from sciml.data.generators.fe_poisson import mesh_path
+    from sciml.mesh import load
+
+    for V in (
+        FunctionSpace(load(mesh_path("plate_with_holes", 0)), "P", 1),
+        FunctionSpace(unit_square(4), "P", 2, shape=(2,)),
+    ):
+        x = V.dof_coordinates
+        values = torch.from_numpy(np.sin(3.0 * x[:, 0] - 2.0 * x[:, 1]) + np.arange(len(x)))
+        rebuilt, fields = load_fields(save_fields(tmp_path / "f.h5", V, {"v": values}))
+        perm = match_dofs(V, rebuilt)
+        torch.testing.assert_close(values[perm], fields["v"], rtol=0, atol=0)
+        np.testing.assert_allclose(V.dof_coordinates[perm], rebuilt.dof_coordinates, atol=1e-14)
+        assert sorted(perm.tolist()) == list(range(V.num_dofs))
+    with pytest.raises(ValueError, match="same dofs"):
+        match_dofs(FunctionSpace(unit_square(4), "P", 1), FunctionSpace(unit_square(5), "P", 1))
+    with pytest.raises(ValueError, match="block sizes"):
+        match_dofs(
+            FunctionSpace(unit_square(4), "P", 1), FunctionSpace(unit_square(4), "P", 1, shape=(2,))
+        )

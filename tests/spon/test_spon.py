@@ -129,6 +129,30 @@ def test_save_and_load_reproduce_predictions(V: FunctionSpace, tmp_path) -> None
         load_spon(tmp_path / "nothing")
 
 
+def test_load_onto_the_training_space_keeps_the_data_order(tmp_path) -> None:
+    from sciml.data.generators.fe_poisson import mesh_path
+    from sciml.mesh import load
+
+    # a mesh read from gmsh is numbered differently from the one rebuilt from the save
+    V = FunctionSpace(load(mesh_path("plate_with_holes", 0)), "P", 1)
+    sides = ["left", "right", "top", "bottom", "holes"]
+    torch.manual_seed(0)
+    net = SPON(V, V, bcs=sides, hidden=8, layers=2, input_scale=2.0).double()
+    gen = torch.Generator().manual_seed(1)
+    k = torch.rand(3, V.num_dofs, generator=gen, dtype=torch.float64) + 0.5
+    g = torch.rand(3, net.bc_dofs.numel(), generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        expected = net(k, g)
+    path = net.save(tmp_path / "model")
+    assert not torch.equal(load_spon(path).bc_dofs, net.bc_dofs)  # the trap being fixed
+    loaded = load_spon(path, output_space=V).double()
+    torch.testing.assert_close(loaded.bc_dofs, net.bc_dofs)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(k, g), expected, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="output_space does not match"):
+        load_spon(path, output_space=FunctionSpace(unit_square(6), "P", 1))
+
+
 def test_write_xdmf(V: FunctionSpace, tmp_path) -> None:
     net = SPON(V, V, hidden=4, layers=1)
     u = net(torch.randn(1, V.num_dofs))[0]
