@@ -196,8 +196,11 @@ def _bench(args: argparse.Namespace) -> int:
         if out is not None:
             print(f"results in {out}")
     if args.readme_only or not (args.quick or args.out):
-        changed = refresh_readme(folder / "README.md", folder / "results")
-        print(f"{folder / 'README.md'}: {'refreshed' if changed else 'already up to date'}")
+        pages = [(folder / "README.md", "targets"), (folder.parent / "README.md", "summary")]
+        for readme, block in pages:
+            if readme.exists():
+                changed = refresh_readme(readme, folder / "results", block=block)
+                print(f"{readme}: {'refreshed' if changed else 'already up to date'}")
     if failed:
         print(f"sciml bench: failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -25,6 +25,8 @@ from typing import Any
 __all__ = [
     "BEGIN",
     "END",
+    "SUMMARY_BEGIN",
+    "SUMMARY_END",
     "TITLES",
     "BenchRun",
     "find_benchmarks",
@@ -32,6 +34,7 @@ __all__ = [
     "load_results",
     "refresh_readme",
     "run_benchmarks",
+    "summary_markdown",
     "targets_markdown",
 ]
 
@@ -53,6 +56,9 @@ TITLES = {
 #: Markers of the generated block in ``benchmarks/README.md``.
 BEGIN = "<!-- sciml bench: targets (generated from results/*.json; do not edit) -->"
 END = "<!-- /sciml bench: targets -->"
+#: Markers of the generated per-benchmark summary in the top-level ``README.md``.
+SUMMARY_BEGIN = "<!-- sciml bench: summary (generated from benchmarks/results/*.json) -->"
+SUMMARY_END = "<!-- /sciml bench: summary -->"
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,7 @@ def list_benchmarks(folder: str | os.PathLike[str]) -> list[str]:
     Returns
     -------
     list of str
-        In the order of :data:`TITLES`, then alphabetical.
+        In the order of ``TITLES``, then alphabetical.
     """
     names = [p.stem for p in Path(folder).glob("*.py") if not p.name.startswith("_")]
     order = list(TITLES)
@@ -189,7 +195,7 @@ def run_benchmarks(
 
 
 def load_results(results: str | os.PathLike[str]) -> list[tuple[str, dict[str, Any]]]:
-    """Every ``NAME.json`` of a results folder, in the order of :data:`TITLES`.
+    """Every ``NAME.json`` of a results folder, in the order of ``TITLES``.
 
     Parameters
     ----------
@@ -268,16 +274,50 @@ def targets_markdown(results: str | os.PathLike[str]) -> str:
     return "\n".join(lines)
 
 
-def refresh_readme(readme: str | os.PathLike[str], results: str | os.PathLike[str]) -> bool:
-    """Rewrite the generated targets block of ``benchmarks/README.md`` from the results.
+def summary_markdown(results: str | os.PathLike[str]) -> str:
+    """A Markdown table with one row per benchmark: what it measures and targets met.
 
-    The block sits between :data:`BEGIN` and :data:`END`; when the file has none, it is
-    inserted after the first heading. The file is replaced atomically and only if it changed.
+    Parameters
+    ----------
+    results : str or path-like
+        Folder of ``NAME.json`` files.
+
+    Returns
+    -------
+    str
+    """
+    lines = ["| benchmark | script | targets met | run on |", "|---|---|---:|---|"]
+    for stem, doc in load_results(results):
+        targets = doc.get("targets") or []
+        met = sum(bool(t.get("met")) for t in targets)
+        machine = doc.get("machine") or {}
+        gpu = machine.get("gpu")
+        where = f"{str(doc.get('date', '?'))[:10]}, {machine.get('cpu', '?')}" + (
+            f" + {gpu}" if gpu else " (no GPU)"
+        )
+        lines.append(
+            f"| {_cell(TITLES.get(stem, stem))} | `benchmarks/{stem}.py` "
+            f"| {met} of {len(targets)} | {_cell(where)} |"
+        )
+    return "\n".join(lines)
+
+
+def refresh_readme(
+    readme: str | os.PathLike[str], results: str | os.PathLike[str], *, block: str = "targets"
+) -> bool:
+    """Rewrite a generated block of a README from the benchmark results.
+
+    ``block="targets"`` (``benchmarks/README.md``): every target with its measured value,
+    between ``BEGIN`` and ``END``. ``block="summary"`` (the top-level ``README.md``):
+    one row per benchmark (:func:`summary_markdown`), between ``SUMMARY_BEGIN`` and
+    ``SUMMARY_END``. When the file has no such block, it is inserted after the first
+    heading. The file is replaced atomically and only if it changed.
 
     Parameters
     ----------
     readme : str or path-like
     results : str or path-like
+    block : {"targets", "summary"}, default "targets"
 
     Returns
     -------
@@ -291,19 +331,26 @@ def refresh_readme(readme: str | os.PathLike[str], results: str | os.PathLike[st
     ValueError
         If it has one marker without the other.
     """
+    if block == "targets":
+        begin, end = BEGIN, END
+        body = f"## All targets at a glance\n\n{targets_markdown(results)}"
+    elif block == "summary":
+        begin, end, body = SUMMARY_BEGIN, SUMMARY_END, summary_markdown(results)
+    else:
+        raise ValueError(f"block must be 'targets' or 'summary', got {block!r}")
     readme = Path(readme)
     text = readme.read_text()
-    block = f"{BEGIN}\n## All targets at a glance\n\n{targets_markdown(results)}\n{END}"
-    has_begin, has_end = BEGIN in text, END in text
+    generated = f"{begin}\n{body}\n{end}"
+    has_begin, has_end = begin in text, end in text
     if has_begin != has_end:
         raise ValueError(f"{readme}: one of the generated-block markers is missing")
     if has_begin:
-        head, rest = text.split(BEGIN, 1)
-        new = head + block + rest.split(END, 1)[1]
+        head, rest = text.split(begin, 1)
+        new = head + generated + rest.split(end, 1)[1]
     else:
         lines = text.splitlines(keepends=True)
         at = next((i + 1 for i, line in enumerate(lines) if line.startswith("# ")), 0)
-        new = "".join(lines[:at]) + "\n" + block + "\n" + "".join(lines[at:])
+        new = "".join(lines[:at]) + "\n" + generated + "\n" + "".join(lines[at:])
     if new == text:
         return False
     fd, tmp = tempfile.mkstemp(dir=readme.parent, prefix=f".{readme.name}.")

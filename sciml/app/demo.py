@@ -295,7 +295,7 @@ def _stage_fno(sizes: DemoSizes, out: Path, files: list[Path], progress: bool) -
         n_train=sizes.darcy_train,
         n_test=sizes.darcy_test,
         seed=0,
-        chunk_size=max(sizes.darcy_train, sizes.darcy_test),
+        chunk_size=16,  # the progress bar advances per chunk
         progress=progress,
         resolution=res,
     )
@@ -722,7 +722,7 @@ def run_demo(
         Output folder (created); files of an earlier run are replaced one by one.
     size : {"full", "small"}, default "full"
         ``"full"`` takes about two minutes on two CPU cores; ``"small"`` (used by the tests)
-        well under one. See :data:`DEMO_SIZES`.
+        well under one. See ``DEMO_SIZES``.
     stages : list of str, optional
         A subset of ``"fno"``, ``"deeponet"``, ``"spon"``, ``"dcdm"``, ``"pihc"`` (default all).
     progress : bool, default True

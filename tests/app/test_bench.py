@@ -17,6 +17,7 @@ from sciml.app.bench import (
     load_results,
     refresh_readme,
     run_benchmarks,
+    summary_markdown,
     targets_markdown,
 )
 from sciml.cli import main
@@ -104,6 +105,18 @@ def test_committed_readme_matches_the_stored_results(tmp_path: Path) -> None:
     assert not refresh_readme(copy, ROOT / "benchmarks" / "results"), (
         "benchmarks/README.md is out of date: run `sciml bench --readme-only`"
     )
+    top = tmp_path / "TOP.md"
+    shutil.copy(ROOT / "README.md", top)
+    assert not refresh_readme(top, ROOT / "benchmarks" / "results", block="summary"), (
+        "README.md's benchmark summary is out of date: run `sciml bench --readme-only`"
+    )
+    summary = summary_markdown(ROOT / "benchmarks" / "results")
+    for stem, doc in load_results(ROOT / "benchmarks" / "results"):
+        targets = doc.get("targets") or []
+        met = sum(bool(t["met"]) for t in targets)
+        assert f"`benchmarks/{stem}.py` | {met} of {len(targets)} |" in summary
+    with pytest.raises(ValueError, match="block"):
+        refresh_readme(top, ROOT / "benchmarks" / "results", block="everything")
     table = targets_markdown(ROOT / "benchmarks" / "results")
     for stem, doc in load_results(ROOT / "benchmarks" / "results"):
         assert table.count(f"`{stem}.py`") == len(doc.get("targets") or []), stem
