@@ -46,7 +46,11 @@ class ConstraintResult:
     fields : dict of str to torch.Tensor
         Every basis field combined with the weights, ``(batch, points)``.
     residual_norm : torch.Tensor
-        ``(batch,)`` RMS of the PDE residual at the solution (detached).
+        ``(batch,)`` root mean square of the rows the residual function returns, at the
+        solution (detached). It is in the units of those rows: ``VorticityPIHC`` scales its
+        rows by ``1 / sqrt(points)`` and ``FEDiffusionPIHC`` pads the experts' rows with zeros
+        to a common length, so their values are smaller than the RMS of the pointwise PDE
+        residual; compare it between samples and steps of one model.
     converged : torch.Tensor
         ``(batch,)`` bool: the inner solve reached the tolerance.
     steps : torch.Tensor
