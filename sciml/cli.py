@@ -1,4 +1,4 @@
-"""The ``sciml`` command line: ``demo``, ``data list|generate|info``, ``solve``, ``bench``."""
+"""The ``sciml`` command line: ``demo``, ``data``, ``train``, ``evaluate``, ``solve``, ``bench``."""
 
 from __future__ import annotations
 
@@ -25,7 +25,11 @@ def _option(text: str) -> tuple[str, Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sciml", description="sciml command line")
+    parser = argparse.ArgumentParser(
+        prog="sciml",
+        description="sciml: scientific machine learning on PDEs and operators. Start with "
+        "`sciml demo`; every command has its own --help.",
+    )
     top = parser.add_subparsers(dest="command", required=True)
     demo = top.add_parser(
         "demo",
@@ -69,6 +73,29 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     info = data.add_parser("info", help="describe a dataset file")
     info.add_argument("path", type=Path)
+    train = top.add_parser(
+        "train",
+        help="train a model described by a TOML or YAML config file",
+        description="Train an FNO, a DeepONet or a SPON from a config file with [data], [model] "
+        "and [train] sections (see examples/configs/). The run folder gets the dataset, "
+        "checkpoint.pt, history.json, loss.png and a copy of the configuration.",
+    )
+    train.add_argument("config", type=Path, help="the .toml or .yaml file")
+    train.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate = top.add_parser(
+        "evaluate",
+        help="measure the test error of a checkpoint written by `sciml train`",
+        description="Rebuild the model of a `sciml train` checkpoint, print its relative L2 "
+        "error per sample (mean, median, max) on a dataset split and write a figure comparing "
+        "prediction and reference next to the checkpoint.",
+    )
+    evaluate.add_argument("checkpoint", type=Path, help="checkpoint.pt or its run folder")
+    evaluate.add_argument(
+        "--data", type=Path, default=None, help="another dataset with the same fields"
+    )
+    evaluate.add_argument("--split", choices=("test", "train", "all"), default="test")
+    evaluate.add_argument("--device", default="cpu")
     bench = top.add_parser(
         "bench",
         help="run the benchmarks of a source checkout and refresh benchmarks/README.md",
@@ -168,6 +195,42 @@ def _solve(args: argparse.Namespace) -> int:
     return 0 if bool(sol.converged.all()) else 1
 
 
+def _train(args: argparse.Namespace) -> int:
+    from sciml.app.runs import train_from_config
+
+    try:
+        result = train_from_config(
+            args.config, progress=False if args.quiet else None, device=args.device
+        )
+    except (FileNotFoundError, ValueError, KeyError, TypeError, ImportError) as error:
+        print(f"sciml train: {error}", file=sys.stderr)
+        return 2
+    print(f"trained in {result.seconds:.1f} s; run folder {result.out_dir}")
+    if result.test_loss is not None:
+        print(f"relative L2 error: train {result.train_loss:.4g}, test {result.test_loss:.4g}")
+    print(f"checkpoint  {result.checkpoint}")
+    print(f"evaluate it with: sciml evaluate {result.checkpoint}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from sciml.app.runs import evaluate_checkpoint
+
+    try:
+        ev = evaluate_checkpoint(
+            args.checkpoint, data=args.data, split=args.split, device=args.device
+        )
+    except (FileNotFoundError, ValueError, KeyError, TypeError, ImportError) as error:
+        print(f"sciml evaluate: {error}", file=sys.stderr)
+        return 2
+    print(f"{ev.checkpoint} on the {ev.split} split of {ev.dataset} ({len(ev.errors)} samples)")
+    print(f"relative L2 error: mean {ev.mean:.4g}, median {ev.median:.4g}, max {ev.max:.4g}")
+    if ev.recorded_test_loss is not None:
+        print(f"(test error recorded at the end of training: {ev.recorded_test_loss:.4g})")
+    print(f"figure      {ev.plot} (sample {ev.sample})")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -231,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         for path in result.files:
             print(f"  {path.relative_to(result.out_dir)}")
         return 0
+    if args.command == "train":
+        return _train(args)
+    if args.command == "evaluate":
+        return _evaluate(args)
     if args.command == "bench":
         return _bench(args)
     if args.command == "solve":
