@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run only this stage (repeatable; default all)",
     )
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (default 1: see the docs)"
+    )
     data = top.add_parser("data", help="PDE datasets").add_subparsers(dest="action", required=True)
     data.add_parser("list", help="list the dataset generators")
     gen = data.add_parser("generate", help="generate a dataset into an HDF5 file")
@@ -287,7 +290,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from sciml.app.demo import run_demo
 
-        result = run_demo(args.out, size=args.size, stages=args.stages, progress=not args.quiet)
+        result = run_demo(
+            args.out,
+            size=args.size,
+            stages=args.stages,
+            progress=not args.quiet,
+            threads=args.threads,
+        )
         print()
         print(result.table(markdown=False))
         print(f"\n{len(result.files)} files in {result.out_dir} ({result.seconds:.0f} s):")

@@ -92,7 +92,7 @@ DEMO_SIZES: dict[str, DemoSizes] = {
         fno_width=24,
         fno_layers=4,
         fno_modes=6,
-        fno_epochs=30,
+        fno_epochs=25,
         deeponet_train=250,
         deeponet_test=50,
         deeponet_epochs=150,
@@ -356,7 +356,7 @@ def _stage_fno(sizes: DemoSizes, out: Path, files: list[Path], progress: bool) -
         shown = ax.imshow(image.T, origin="lower", extent=(0, 1, 0, 1), cmap="viridis")
         fig.colorbar(shown, ax=ax, shrink=0.8)
         ax.set_title(title)
-    fig.suptitle(f"Darcy flow, held-out sample: FNO relative L2 error {error:.3f}")
+    fig.suptitle(f"Darcy flow, a held-out sample; FNO mean relative L2 test error {error:.3f}")
     _savefig(fig, out / "fno_darcy.png", files)
     return [
         DemoRow(
@@ -417,7 +417,7 @@ def _stage_deeponet(
         ax.plot(x[:, 0], u[n_train + i], ":", alpha=0.6, label="input u")
         ax.set(xlabel="x", title=f"held-out function {i}")
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"DeepONet, antiderivative operator: relative L2 error {error:.3f}")
+    fig.suptitle(f"DeepONet, antiderivative operator: mean relative L2 test error {error:.3f}")
     _savefig(fig, out / "deeponet_antiderivative.png", files)
     return [
         DemoRow(
@@ -520,7 +520,8 @@ def _stage_spon(sizes: DemoSizes, out: Path, files: list[Path], progress: bool) 
         ax.set(title=title, aspect="equal")
         ax.set_axis_off()
     fig.suptitle(
-        f"SPON on a plate with holes: relative L2 error {error:.3f}, boundary error {bc_error:.1e}"
+        f"SPON on a plate with holes, a held-out sample; mean relative L2 test error "
+        f"{error:.3f}, largest boundary error {bc_error:.1e}"
     )
     _savefig(fig, out / "spon_plate_with_holes.png", files)
     return [
@@ -562,9 +563,11 @@ def _stage_dcdm(sizes: DemoSizes, out: Path, files: list[Path], progress: bool) 
     results: dict[str, tuple[int, float, np.ndarray, bool]] = {}
 
     def timed(name: str, solve: Callable[[], Any]) -> Any:
-        t0 = time.perf_counter()
-        sol = solve()
-        seconds = time.perf_counter() - t0
+        seconds = float("inf")
+        for _ in range(2):  # the faster of two runs: the first one also warms up
+            t0 = time.perf_counter()
+            sol = solve()
+            seconds = min(seconds, time.perf_counter() - t0)
         history = sol.residual_norms.numpy()
         results[name] = (int(sol.iterations), seconds, history / history[0], bool(sol.converged))
         return sol
@@ -590,6 +593,7 @@ def _stage_dcdm(sizes: DemoSizes, out: Path, files: list[Path], progress: bool) 
     axes[2].axhline(rtol, color="k", lw=0.8, ls=":")
     axes[2].set(xlabel="iteration", ylabel="||b - A x|| / ||b||", title="residual history")
     axes[2].set_xscale("symlog", linthresh=10)
+    axes[2].set_xlim(left=0)
     axes[2].legend(fontsize=8)
     fig.suptitle(f"pressure Poisson on a {n}x{n} obstacle scene, pretrained DCDM (2-D)")
     _savefig(fig, out / "dcdm_obstacles.png", files)
@@ -599,7 +603,7 @@ def _stage_dcdm(sizes: DemoSizes, out: Path, files: list[Path], progress: bool) 
         DemoRow(
             stage,
             "DCDM (pretrained)",
-            "seconds (setup + solve)",
+            "seconds (setup + solve, best of 2)",
             secs["DCDM"],
             "AMG-PCG",
             secs["AMG-PCG"],
@@ -713,6 +717,7 @@ def run_demo(
     size: str = "full",
     stages: list[str] | None = None,
     progress: bool = True,
+    threads: int | None = 1,
 ) -> DemoResult:
     """Run the main job: every method of sciml on small generated problems.
 
@@ -727,6 +732,10 @@ def run_demo(
         A subset of ``"fno"``, ``"deeponet"``, ``"spon"``, ``"dcdm"``, ``"pihc"`` (default all).
     progress : bool, default True
         Progress bars for data generation and training.
+    threads : int or None, default 1
+        Torch CPU threads during the run (restored afterwards). The demo's networks are small,
+        and one thread is as fast as two on an idle two-core machine and several times faster
+        on a busy one; ``None`` keeps torch's setting.
 
     Returns
     -------
@@ -744,8 +753,19 @@ def run_demo(
     unknown = [s for s in chosen if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown demo stages {unknown}; choose from {list(STAGES)}")
-    sizes = DEMO_SIZES[size]
-    out = Path(out_dir).resolve()
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1 or None, got {threads}")
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _run(DEMO_SIZES[size], size, Path(out_dir).resolve(), chosen, progress)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run(sizes: DemoSizes, size: str, out: Path, chosen: list[str], progress: bool) -> DemoResult:
+    """The stages of :func:`run_demo`, in order, then the summary files."""
     out.mkdir(parents=True, exist_ok=True)
     print(f"sciml demo ({size}): writing to {out}", flush=True)
     rows: list[DemoRow] = []
@@ -758,8 +778,8 @@ def run_demo(
         try:
             rows.extend(STAGES[name](sizes, out, files, progress))
             print(f"    done in {time.perf_counter() - t0:.1f} s", flush=True)
-        except ImportError as error:  # only the optional fem extra (dolfinx) can be missing
-            if name != "spon":
+        except ImportError as error:  # the optional fem extra (dolfinx) for Darcy data and SPON
+            if name not in ("fno", "spon"):
                 raise
             skipped[name] = f"{error} (install sciml[fem])"
             print(f"    skipped: {skipped[name]}", flush=True)

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from sciml.app.demo import DEMO_SIZES, DemoResult, DemoRow, run_demo
 from sciml.cli import main
@@ -19,7 +20,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     import matplotlib
 
     matplotlib.use("Agg")
-    return run_demo(tmp_path_factory.mktemp("demo") / "out", size="small", progress=False)
+    threads = torch.get_num_threads()
+    result = run_demo(tmp_path_factory.mktemp("demo") / "out", size="small", progress=False)
+    assert torch.get_num_threads() == threads  # the demo's one thread is restored
+    return result
 
 
 def rows_of(result: DemoResult, method: str, metric: str) -> list[DemoRow]:
@@ -86,7 +90,7 @@ def test_dcdm_needs_fewer_iterations_than_cg(demo: DemoResult) -> None:
     assert iterations["AMG-PCG"].value == dcdm_its
     assert 0 < dcdm_its < iterations["CG"].baseline_value / 3
     assert iterations["AMG-PCG"].baseline_value < dcdm_its  # AMG wins here, reported as is
-    (seconds,) = rows_of(demo, "DCDM (pretrained)", "seconds (setup + solve)")
+    (seconds,) = rows_of(demo, "DCDM (pretrained)", "seconds (setup + solve, best of 2)")
     assert seconds.value > 0 and seconds.baseline_value > 0
 
 
@@ -107,6 +111,8 @@ def test_bad_arguments_raise(tmp_path: Path) -> None:
         run_demo(tmp_path, size="huge")
     with pytest.raises(ValueError, match="unknown demo stages"):
         run_demo(tmp_path, stages=["fno", "lbm"])
+    with pytest.raises(ValueError, match="threads"):
+        run_demo(tmp_path, threads=0)
 
 
 def test_command_line_help(capsys: pytest.CaptureFixture[str]) -> None:
