@@ -76,6 +76,20 @@ class Normalizer:
         return z * (self.std.to(z) + self.eps) + self.mean.to(z)
 
 
+def _as_tensors(kind: str, fields: Mapping[str, Any]) -> dict[str, Tensor]:
+    """Fields as CPU tensors (NumPy arrays and nested sequences accepted), with a clear error."""
+    out = {}
+    for name, values in fields.items():
+        try:
+            tensor = torch.as_tensor(np.asarray(values) if not torch.is_tensor(values) else values)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(f"{kind}/{name} is not an array of numbers: {error}") from error
+        if tensor.dtype == torch.bool or tensor.is_complex():
+            raise TypeError(f"{kind}/{name} has dtype {tensor.dtype}; store real numbers")
+        out[name] = tensor.detach().cpu()
+    return out
+
+
 def write_dataset(
     path: str | os.PathLike[str],
     data: GeneratedData,
@@ -90,7 +104,8 @@ def write_dataset(
     path : str or path-like
         Target ``.h5`` file; an existing file is replaced only once the new one is complete.
     data : GeneratedData
-        Inputs, outputs, coordinates and attributes (see :mod:`sciml.data.generators`).
+        Inputs, outputs, coordinates and attributes (see :mod:`sciml.data.generators`);
+        fields may be torch tensors or NumPy arrays.
     n_train : int, optional
         Size of the training split (the first samples); default all samples.
     attrs : mapping, optional
@@ -103,20 +118,28 @@ def write_dataset(
     Raises
     ------
     ValueError
-        If fields disagree on the number of samples, contain NaN/Inf, or ``n_train`` is out of
-        range.
+        If fields disagree on the number of samples, contain NaN/Inf (coordinates included), or
+        ``n_train`` is out of range.
+    TypeError
+        If a field is not an array of real numbers.
     """
     import h5py
 
     from sciml import __version__
 
     path = Path(path)
+    fields = {kind: _as_tensors(kind, getattr(data, kind)) for kind in (*_KINDS, "coords")}
+    data = GeneratedData(fields["inputs"], fields["outputs"], fields["coords"], dict(data.attrs))
     n = data.n_samples
     for kind in _KINDS:
         for name, values in getattr(data, kind).items():
-            if values.shape[0] != n:
-                raise ValueError(f"{kind}/{name} has {values.shape[0]} samples, expected {n}")
-            if not bool(torch.isfinite(values).all()):
+            if values.ndim == 0 or values.shape[0] != n:
+                raise ValueError(
+                    f"{kind}/{name} has shape {tuple(values.shape)}: expected {n} samples"
+                )
+    for kind in (*_KINDS, "coords"):
+        for name, values in getattr(data, kind).items():
+            if values.is_floating_point() and not bool(torch.isfinite(values).all()):
                 raise ValueError(f"{kind}/{name} contains NaN/Inf; refusing to write it")
     n_train = n if n_train is None else int(n_train)
     if not 0 <= n_train <= n:

@@ -51,6 +51,26 @@ def test_layout_attributes_are_not_overwritten_by_generator_attributes(tmp_path:
     torch.testing.assert_close(test[2]["u"], data.outputs["u"][11].float())
 
 
+def test_numpy_fields_are_accepted_and_checked(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, u, x = rng.random((6, 5)), rng.random((6, 5)), np.linspace(0, 1, 5)
+    data = GeneratedData({"a": a}, {"u": u}, {"x": x}, {"pde": "numpy arrays"})
+    back = read_dataset(write_dataset(tmp_path / "np.h5", data, n_train=4))
+    np.testing.assert_array_equal(back.inputs["a"].numpy(), a)
+    np.testing.assert_array_equal(back.coords["x"].numpy(), x)
+    x_bad = x.copy()
+    x_bad[2] = np.nan
+    with pytest.raises(ValueError, match="coords/x contains NaN"):
+        write_dataset(tmp_path / "bad.h5", GeneratedData({"a": a}, {"u": u}, {"x": x_bad}, {}))
+    with pytest.raises(TypeError, match="inputs/a"):
+        write_dataset(tmp_path / "bad.h5", GeneratedData({"a": a > 0.5}, {"u": u}, {}, {}))
+    with pytest.raises(TypeError, match="outputs/u"):
+        write_dataset(tmp_path / "bad.h5", GeneratedData({"a": a}, {"u": [["x"] * 5] * 6}, {}, {}))
+    assert not (tmp_path / "bad.h5").exists()
+
+
 def test_splits_normalizers_and_lazy_loading(tmp_path: Path) -> None:
     data = sample_data(12)
     path = write_dataset(tmp_path / "d.h5", data, n_train=9)
