@@ -93,5 +93,6 @@ html_theme_options = {
     "show_toc_level": 2,
     "header_links_before_dropdown": 4,
 }
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_show_sourcelink = False
