@@ -77,14 +77,18 @@ class Normalizer:
 
 
 def _as_tensors(kind: str, fields: Mapping[str, Any]) -> dict[str, Tensor]:
-    """Fields as CPU tensors (NumPy arrays and nested sequences accepted), with a clear error."""
+    """Fields as CPU tensors (NumPy arrays and nested sequences accepted), with a clear error.
+
+    Booleans and integers pass (e.g. masks of boundary dofs in the coordinates); complex
+    numbers and non-numeric arrays do not.
+    """
     out = {}
     for name, values in fields.items():
         try:
             tensor = torch.as_tensor(np.asarray(values) if not torch.is_tensor(values) else values)
         except (TypeError, ValueError, RuntimeError) as error:
             raise TypeError(f"{kind}/{name} is not an array of numbers: {error}") from error
-        if tensor.dtype == torch.bool or tensor.is_complex():
+        if tensor.is_complex():
             raise TypeError(f"{kind}/{name} has dtype {tensor.dtype}; store real numbers")
         out[name] = tensor.detach().cpu()
     return out
@@ -133,10 +137,10 @@ def write_dataset(
     n = data.n_samples
     for kind in _KINDS:
         for name, values in getattr(data, kind).items():
-            if values.ndim == 0 or values.shape[0] != n:
-                raise ValueError(
-                    f"{kind}/{name} has shape {tuple(values.shape)}: expected {n} samples"
-                )
+            if values.ndim == 0:
+                raise ValueError(f"{kind}/{name} is a scalar; expected {n} samples")
+            if values.shape[0] != n:
+                raise ValueError(f"{kind}/{name} has {values.shape[0]} samples, expected {n}")
     for kind in (*_KINDS, "coords"):
         for name, values in getattr(data, kind).items():
             if values.is_floating_point() and not bool(torch.isfinite(values).all()):

@@ -65,7 +65,7 @@ def test_numpy_fields_are_accepted_and_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="coords/x contains NaN"):
         write_dataset(tmp_path / "bad.h5", GeneratedData({"a": a}, {"u": u}, {"x": x_bad}, {}))
     with pytest.raises(TypeError, match="inputs/a"):
-        write_dataset(tmp_path / "bad.h5", GeneratedData({"a": a > 0.5}, {"u": u}, {}, {}))
+        write_dataset(tmp_path / "bad.h5", GeneratedData({"a": a + 1j}, {"u": u}, {}, {}))
     with pytest.raises(TypeError, match="outputs/u"):
         write_dataset(tmp_path / "bad.h5", GeneratedData({"a": a}, {"u": [["x"] * 5] * 6}, {}, {}))
     assert not (tmp_path / "bad.h5").exists()
