@@ -6,38 +6,13 @@ the assertions read the module's variables. Training is seeded, so the runs are 
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def load(name: str) -> ModuleType:
-    """Execute ``examples/<name>.py`` as a module and return it.
-
-    Parameters
-    ----------
-    name : str
-        File name of the example without ``.py``.
-
-    Returns
-    -------
-    types.ModuleType
-        The executed module, with every variable the example defines.
-    """
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from _examples import load_example as load
 
 
 @pytest.fixture(autouse=True)
