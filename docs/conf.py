@@ -93,6 +93,12 @@ html_theme_options = {
     "show_toc_level": 2,
     "header_links_before_dropdown": 4,
 }
+# the guide pages have no sub-pages: no empty navigation column next to them
+_guide_pages = (
+    "index installation getting_started own_data linalg fem implicit data operators spon dcdm "
+    "constraints benchmarks"
+).split()
+html_sidebars = {page: [] for page in _guide_pages}
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 html_show_sourcelink = False
