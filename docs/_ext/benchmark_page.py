@@ -9,10 +9,10 @@ regenerated at every build, so it always shows the stored results.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from sciml._files import atomic_output
 from sciml.app.bench import TITLES, load_results
 
 
@@ -108,8 +108,6 @@ def write(results: Path, docs: Path) -> Path:
     text = render(results, docs)
     if target.exists() and target.read_text() == text:
         return target
-    fd, tmp = tempfile.mkstemp(dir=docs, suffix=".rst.tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, target)
+    with atomic_output(target) as tmp:
+        tmp.write_text(text)
     return target

@@ -15,12 +15,13 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sciml._files import atomic_output
 
 __all__ = [
     "BEGIN",
@@ -120,6 +121,12 @@ def find_benchmarks(folder: str | os.PathLike[str] | None = None) -> Path:
     )
 
 
+def _in_order(names: Iterable[str]) -> list[str]:
+    """Benchmark names in the order of ``TITLES``, the others after them alphabetically."""
+    order = list(TITLES)
+    return sorted(names, key=lambda s: (order.index(s) if s in order else len(order), s))
+
+
 def list_benchmarks(folder: str | os.PathLike[str]) -> list[str]:
     """Names of the benchmark scripts in ``folder`` (``*.py`` not starting with ``_``).
 
@@ -133,8 +140,7 @@ def list_benchmarks(folder: str | os.PathLike[str]) -> list[str]:
         In the order of ``TITLES``, then alphabetical.
     """
     names = [p.stem for p in Path(folder).glob("*.py") if not p.name.startswith("_")]
-    order = list(TITLES)
-    return sorted(names, key=lambda s: (order.index(s) if s in order else len(order), s))
+    return _in_order(names)
 
 
 def run_benchmarks(
@@ -213,11 +219,7 @@ def load_results(results: str | os.PathLike[str]) -> list[tuple[str, dict[str, A
         If a file is not readable JSON (its name is in the message).
     """
     results = Path(results)
-    order = list(TITLES)
-    stems = sorted(
-        (p.stem for p in results.glob("*.json")),
-        key=lambda s: (order.index(s) if s in order else len(order), s),
-    )
+    stems = _in_order(p.stem for p in results.glob("*.json"))
     documents = []
     for stem in stems:
         try:
@@ -235,6 +237,14 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     return " ".join(str(value).replace("|", "\\|").split())
+
+
+def _run_on(doc: dict[str, Any], no_gpu: str = "") -> str:
+    """``"date, CPU + GPU"`` of a results document (``no_gpu`` appended when it had none)."""
+    machine = doc.get("machine") or {}
+    gpu = machine.get("gpu")
+    head = f"{str(doc.get('date', '?'))[:10]}, {machine.get('cpu', '?')}"
+    return head + (f" + {gpu}" if gpu else no_gpu)
 
 
 def targets_markdown(results: str | os.PathLike[str]) -> str:
@@ -255,11 +265,7 @@ def targets_markdown(results: str | os.PathLike[str]) -> str:
     ]
     met_total = count = 0
     for stem, doc in load_results(results):
-        machine = doc.get("machine") or {}
-        gpu = machine.get("gpu")
-        where = f"{str(doc.get('date', '?'))[:10]}, {machine.get('cpu', '?')}" + (
-            f" + {gpu}" if gpu else ""
-        )
+        where = _run_on(doc)
         for target in doc.get("targets") or []:
             lines.append(
                 f"| `{stem}.py` | {_cell(where)} | {_cell(target.get('name'))} "
@@ -290,11 +296,7 @@ def summary_markdown(results: str | os.PathLike[str]) -> str:
     for stem, doc in load_results(results):
         targets = doc.get("targets") or []
         met = sum(bool(t.get("met")) for t in targets)
-        machine = doc.get("machine") or {}
-        gpu = machine.get("gpu")
-        where = f"{str(doc.get('date', '?'))[:10]}, {machine.get('cpu', '?')}" + (
-            f" + {gpu}" if gpu else " (no GPU)"
-        )
+        where = _run_on(doc, no_gpu=" (no GPU)")
         lines.append(
             f"| {_cell(TITLES.get(stem, stem))} | `benchmarks/{stem}.py` "
             f"| {met} of {len(targets)} | {_cell(where)} |"
@@ -353,8 +355,6 @@ def refresh_readme(
         new = "".join(lines[:at]) + "\n" + generated + "\n" + "".join(lines[at:])
     if new == text:
         return False
-    fd, tmp = tempfile.mkstemp(dir=readme.parent, prefix=f".{readme.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(new)
-    os.replace(tmp, readme)
+    with atomic_output(readme) as tmp:
+        tmp.write_text(new)
     return True

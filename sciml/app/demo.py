@@ -266,20 +266,6 @@ def _savefig(fig: Any, path: Path, files: list[Path]) -> None:
     plt.close(fig)
 
 
-class _Pairs(torch.utils.data.Dataset[dict[str, Any]]):
-    """A map-style dataset of dictionaries from tensors of equal length."""
-
-    def __init__(self, **tensors: Any) -> None:
-        self.tensors = tensors
-        self.n = len(next(iter(tensors.values())))
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return {key: value[i] for key, value in self.tensors.items()}
-
-
 def _stage_fno(sizes: DemoSizes, out: Path, files: list[Path], progress: bool) -> list[DemoRow]:
     import matplotlib.pyplot as plt
 
@@ -376,7 +362,7 @@ def _stage_deeponet(
 ) -> list[DemoRow]:
     import matplotlib.pyplot as plt
 
-    from sciml.data import generate
+    from sciml.data import DictDataset, generate
     from sciml.operators import DeepONet
     from sciml.train import TrainConfig, Trainer, relative_l2, relative_l2_per_sample
 
@@ -399,8 +385,8 @@ def _stage_deeponet(
         eval_every=max(sizes.deeponet_epochs, 1),
         progress=progress,
     )
-    train = _Pairs(u=u[:n_train], s=s[:n_train])
-    test = _Pairs(u=u[n_train:], s=s[n_train:])
+    train = DictDataset({"u": u[:n_train], "s": s[:n_train]})
+    test = DictDataset({"u": u[n_train:], "s": s[n_train:]})
     Trainer(model, step, config, train, test, device="cpu").fit()
     model.eval()
     with torch.no_grad():

@@ -77,8 +77,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
-    from torch.utils.data import Dataset
 
+    from sciml.data import DictDataset
     from sciml.train import TrainConfig
 
 __all__ = [
@@ -637,8 +637,6 @@ def _prepare_dataset(run: RunConfig, out_dir: Path, progress: bool) -> Path:
     attrs = {
         "generation_seconds": time.perf_counter() - start,
         "sciml_run_data": key,
-        # generators that record their own (per chunk) n_samples would overwrite the total
-        "n_samples": data.n_samples,
     }
     return write_dataset(target, data, n_train=d.n_train, attrs=attrs)
 
@@ -704,20 +702,6 @@ def _select(data: Any, path: Path, names: Mapping[str, str], where: str) -> _Fie
     )
 
 
-class _Samples:
-    """A torch-style map dataset of preloaded tensors (``{field: tensor[i]}`` per sample)."""
-
-    def __init__(self, tensors: dict[str, Tensor]) -> None:
-        self.tensors = tensors
-        self.n = int(next(iter(tensors.values())).shape[0])
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, index: int) -> dict[str, Tensor]:
-        return {name: values[index] for name, values in self.tensors.items()}
-
-
 # ------------------------------------------------------------------------------ problem
 @dataclass
 class _Problem:
@@ -771,7 +755,7 @@ class _Problem:
         pred = self.physical(self.output, self.predict(model, batch))
         return relative_l2(pred, self.physical(self.output, batch[self.output]))
 
-    def errors(self, model: nn.Module, data: _Samples, batch_size: int) -> tuple[Tensor, Tensor]:
+    def errors(self, model: nn.Module, data: DictDataset, batch_size: int) -> tuple[Tensor, Tensor]:
         """Per-sample relative L2 errors and the predictions (physical units) of a split."""
         import torch
 
@@ -1157,6 +1141,7 @@ def train_from_config(
         If the dataset lacks a named field, has an empty test split, or does not suit the
         model kind.
     """
+    from sciml.data import DictDataset
     from sciml.train import Trainer
 
     start = time.perf_counter()
@@ -1192,9 +1177,8 @@ def train_from_config(
     train_config = dataclasses.replace(
         run.train, out_dir=str(out_dir), progress=show, extra={"run": record}
     )
-    # a map-style dataset (DataLoader needs only __len__ and __getitem__)
-    train_set = typing.cast("Dataset[Any]", _Samples(problem.encode(fields.train)))
-    test_set = typing.cast("Dataset[Any]", _Samples(problem.encode(fields.test)))
+    train_set = DictDataset(problem.encode(fields.train))
+    test_set = DictDataset(problem.encode(fields.test))
     trainer = Trainer(
         model,
         problem.loss,
@@ -1287,6 +1271,7 @@ def evaluate_checkpoint(
     """
     import numpy as np
 
+    from sciml.data import DictDataset
     from sciml.train import load_checkpoint
 
     path = Path(checkpoint).resolve()
@@ -1323,7 +1308,7 @@ def evaluate_checkpoint(
     model = _rebuild(ckpt, record, fields, problem, where)
     model.load_state_dict(ckpt["model_state"])
     model.to(device)
-    samples = _Samples({k: v.to(device) for k, v in problem.encode(fields.split(split)).items()})
+    samples = DictDataset({k: v.to(device) for k, v in problem.encode(fields.split(split)).items()})
     if len(samples) == 0:
         raise ValueError(f"{where}: the {split} split is empty")
     batch = int(ckpt["config"].get("batch_size", 32))

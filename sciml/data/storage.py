@@ -29,10 +29,40 @@ from torch import Tensor
 from sciml._files import atomic_output
 from sciml.data.generators._base import GeneratedData
 
-__all__ = ["FORMAT", "H5Dataset", "Normalizer", "read_dataset", "write_dataset"]
+__all__ = ["FORMAT", "DictDataset", "H5Dataset", "Normalizer", "read_dataset", "write_dataset"]
 
 FORMAT = "sciml.data/1"
 _KINDS = ("inputs", "outputs")
+
+
+class DictDataset(torch.utils.data.Dataset[dict[str, Tensor]]):
+    """Samples ``{name: tensor[i]}`` of tensors already in memory, as a torch ``Dataset``.
+
+    Parameters
+    ----------
+    tensors : mapping of str to torch.Tensor
+        Fields with the samples along the first axis, all of the same length.
+
+    Raises
+    ------
+    ValueError
+        If there are no fields or they hold different numbers of samples.
+    """
+
+    def __init__(self, tensors: Mapping[str, Tensor]) -> None:
+        if not tensors:
+            raise ValueError("DictDataset needs at least one field")
+        lengths = {name: int(values.shape[0]) for name, values in tensors.items()}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"fields hold different numbers of samples: {lengths}")
+        self.tensors = dict(tensors)
+        self.n = next(iter(lengths.values()))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        return {name: values[index] for name, values in self.tensors.items()}
 
 
 @dataclass(frozen=True)

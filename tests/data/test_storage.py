@@ -12,7 +12,14 @@ import h5py
 import pytest
 import torch
 
-from sciml.data import GeneratedData, H5Dataset, Normalizer, read_dataset, write_dataset
+from sciml.data import (
+    DictDataset,
+    GeneratedData,
+    H5Dataset,
+    Normalizer,
+    read_dataset,
+    write_dataset,
+)
 
 
 def sample_data(n: int = 10) -> GeneratedData:
@@ -156,3 +163,21 @@ def test_killed_writer_leaves_no_valid_looking_file(tmp_path: Path) -> None:
     assert not target.exists(), "a killed write must not leave the final file"
     leftovers = [p.name for p in tmp_path.iterdir()]
     assert all(name.startswith(".big.h5.") for name in leftovers)  # hidden temporary folder only
+
+
+def test_dict_dataset_serves_samples_like_h5dataset(tmp_path: Path) -> None:
+    data = sample_data(6)
+    memory = DictDataset({"a": data.inputs["a"].float(), "u": data.outputs["u"].float()})
+    path = write_dataset(tmp_path / "d.h5", data)
+    disk = H5Dataset(path, "all")
+    assert len(memory) == len(disk) == 6
+    for i in (0, 5):
+        assert set(memory[i]) == set(disk[i]) == {"a", "u"}
+        for name in ("a", "u"):
+            torch.testing.assert_close(memory[i][name], disk[i][name], rtol=0, atol=0)
+    batch = next(iter(torch.utils.data.DataLoader(memory, batch_size=4)))
+    assert batch["a"].shape == (4, 4, 3)
+    with pytest.raises(ValueError, match="different numbers of samples"):
+        DictDataset({"a": torch.zeros(3, 2), "u": torch.zeros(4)})
+    with pytest.raises(ValueError, match="at least one field"):
+        DictDataset({})
