@@ -21,9 +21,13 @@ _MESH_NAME = "mesh"
 def load(path: str | os.PathLike[str], *, comm: Any = None) -> Mesh:
     """Read a mesh with its named markers from a gmsh ``.msh`` or an XDMF file.
 
-    For ``.msh`` files every named physical group of cells or facets becomes a marker (the
-    gmsh Python module is needed; it comes with sciml's ``fem`` extra). For ``.xdmf`` files
-    written by :func:`save` every stored tag set becomes a marker.
+    For ``.msh`` files every physical group of cells or facets becomes a marker named as the
+    group; a group without a name is called ``"cells_<tag>"`` or ``"facets_<tag>"`` after its
+    gmsh tag (e.g. ``Physical Curve(3)`` becomes ``"facets_3"``). Only cells that belong to a
+    physical group are part of the mesh, each to exactly one. Groups of lower dimension
+    (points, and curves of a 3-D mesh) are ignored. The gmsh Python module is needed; it
+    comes with sciml's ``fem`` extra. For ``.xdmf`` files written by :func:`save` every
+    stored tag set becomes a marker.
 
     Parameters
     ----------
@@ -41,7 +45,9 @@ def load(path: str | os.PathLike[str], *, comm: Any = None) -> Mesh:
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If the suffix is neither ``.msh`` nor ``.xdmf``, or the file cannot be parsed.
+        If the suffix is neither ``.msh`` nor ``.xdmf``, the file cannot be parsed, a
+        ``.msh`` file has no physical group of cells, tags a cell twice or leaves cells
+        untagged, or two of its groups share a name.
     """
     require_dolfinx("sciml.mesh.load")
     from mpi4py import MPI
@@ -74,20 +80,27 @@ def _load_msh(path: Path, comm: Any) -> Mesh:
     try:
         gmsh.option.setNumber("General.Verbosity", 0)
         gmsh.model.add(f"sciml-{path.stem}")
-        dim = 0
+        dim, problem = 0, ""
+        names: dict[tuple[int, int], str] = {}
         if comm.rank == 0:
             try:
                 gmsh.merge(str(path))
             except Exception as error:
                 raise ValueError(f"gmsh could not read {path}: {error}") from error
             dim = gmsh.model.getDimension()
-        dim = comm.bcast(dim, root=0)
+            names, problem = _group_names(gmsh.model, dim)
+        dim, names, problem = comm.bcast((dim, names, problem), root=0)
+        if problem:
+            raise ValueError(f"{path}: {problem}")
         gdim = 3 if dim == 3 else 2 if dim == 2 else 1
         if dim == 2 and comm.rank == 0:
             z = gmsh.model.mesh.getNodes()[1].reshape(-1, 3)[:, 2]
             gdim = 2 if np.allclose(z, 0.0) else 3
         gdim = comm.bcast(gdim, root=0)
-        data = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=gdim)
+        try:
+            data = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=gdim)
+        except RuntimeError as error:  # e.g. cells tagged twice or not at all
+            raise ValueError(f"dolfinx cannot build a mesh from {path}: {error}") from error
         gmsh.model.remove()
     finally:
         if started:
@@ -97,13 +110,41 @@ def _load_msh(path: Path, comm: Any) -> Mesh:
     msh.topology.create_entities(tdim - 1)
     msh.topology.create_connectivity(tdim - 1, tdim)
     markers: dict[str, Marker] = {}
-    for name, group in data.physical_groups.items():
-        group_dim, tag = int(group[0]), int(group[1])
+    for (group_dim, tag), name in names.items():
         tags = data.cell_tags if group_dim == tdim else data.facet_tags
-        if group_dim not in (tdim, tdim - 1) or tags is None:
+        if tags is None:
             continue
         markers[name] = Marker(group_dim, np.sort(tags.find(tag)).astype(np.int32))
     return Mesh(msh, markers)
+
+
+def _group_names(model: Any, dim: int) -> tuple[dict[tuple[int, int], str], str]:
+    """Marker names of the cell and facet groups of a gmsh model, and what is wrong if any.
+
+    Unnamed groups are named after their kind and tag; the problem string is empty when the
+    groups are usable.
+    """
+    names: dict[tuple[int, int], str] = {}
+    for group_dim, tag in model.getPhysicalGroups():
+        if group_dim not in (dim, dim - 1):
+            continue
+        kind = "cells" if group_dim == dim else "facets"
+        names[(group_dim, tag)] = model.getPhysicalName(group_dim, tag) or f"{kind}_{tag}"
+    if not any(group_dim == dim for group_dim, _ in names):
+        return names, (
+            f"no physical group of {dim}-D cells; dolfinx builds the mesh from the cells in "
+            f"physical groups only: add one, e.g. "
+            f"gmsh.model.addPhysicalGroup({dim}, tags, name='domain')"
+        )
+    seen: dict[str, tuple[int, int]] = {}
+    for key, name in names.items():
+        if name in seen:
+            return names, (
+                f"physical groups {seen[name]} and {key} (dimension, tag) are both called "
+                f"{name!r}; marker names must be unique"
+            )
+        seen[name] = key
+    return names, ""
 
 
 def _load_xdmf(path: Path, comm: Any) -> Mesh:

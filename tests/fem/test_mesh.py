@@ -133,3 +133,57 @@ def test_shipped_meshes_load_with_their_markers(name: str) -> None:
         m_all = m.mark("all", lambda x: np.full(x.shape[1], True))
         assert total == m_all["all"].entities.size
     assert errors[1] <= tol and errors[1] <= errors[0] + 1e-14
+
+
+def _square_msh(path: Path, groups: list[tuple[int, str]]) -> Path:
+    """A unit square meshed by gmsh with the given (dimension, name) physical groups.
+
+    Dimension 2 groups take the surface, dimension 1 groups the left edge (first) or the
+    other three edges; an empty name leaves the group unnamed.
+    """
+    gmsh = pytest.importorskip("gmsh")
+    gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Verbosity", 0)
+        gmsh.model.add("square")
+        surface = gmsh.model.occ.addRectangle(0, 0, 0, 1, 1)
+        gmsh.model.occ.synchronize()
+        edges = sorted(
+            (gmsh.model.occ.getCenterOfMass(1, t)[0], t)
+            for _, t in gmsh.model.getBoundary([(2, surface)], oriented=False)
+        )
+        left, others = [abs(edges[0][1])], [abs(t) for _, t in edges[1:]]
+        used_left = False
+        for dim, name in groups:
+            if dim == 2:
+                entities = [surface]
+            else:
+                entities, used_left = (others if used_left else left), True
+            gmsh.model.addPhysicalGroup(dim, entities, name=name)
+        gmsh.option.setNumber("Mesh.MeshSizeMax", 0.25)
+        gmsh.model.mesh.generate(2)
+        gmsh.write(str(path))
+    finally:
+        gmsh.finalize()
+    return path
+
+
+def test_msh_unnamed_groups_are_named_after_their_tags(tmp_path: Path) -> None:
+    path = _square_msh(tmp_path / "square.msh", [(2, ""), (1, ""), (1, "")])
+    m = load(path)
+    assert set(m.markers) == {"cells_1", "facets_2", "facets_3"}  # gmsh's physical tags
+    assert m.measure("facets_2") == pytest.approx(1.0)  # the left edge
+    assert m.measure("facets_3") == pytest.approx(3.0)  # the three others
+    assert m.measure("cells_1") == pytest.approx(1.0)
+
+
+def test_msh_group_problems_raise_value_errors(tmp_path: Path) -> None:
+    no_cells = _square_msh(tmp_path / "edges_only.msh", [(1, "left")])
+    with pytest.raises(ValueError, match=r"no physical group of 2-D cells.*addPhysicalGroup"):
+        load(no_cells)
+    twice = _square_msh(tmp_path / "twice.msh", [(2, "a"), (2, "b")])
+    with pytest.raises(ValueError, match=r"dolfinx cannot build a mesh.*tagged once"):
+        load(twice)
+    same = _square_msh(tmp_path / "same.msh", [(2, "plate"), (1, "plate")])
+    with pytest.raises(ValueError, match=r"both called 'plate'"):
+        load(same)
