@@ -11,7 +11,8 @@ Needs sciml's ``fem`` extra (dolfinx).
 * :func:`interpolation_matrix`, :func:`interpolation_between`, :func:`prolongation`,
   :func:`restriction`, :func:`project` -- transfer operators as sparse matrices.
 * :func:`write_fields` (XDMF/VTX for ParaView), :func:`save_fields` / :func:`load_fields`
-  (HDF5 with the mesh and space description), :func:`match_dofs` (one space, two numberings).
+  (HDF5 with the mesh and space description), :func:`match_dofs` (one space, two numberings),
+  :func:`match_nodes` (an external code's per-node values to dof order).
 * :func:`gather_matrix`, :func:`gather_vector`, :func:`gather_dirichlet`,
   :func:`scatter_vector` -- solve a distributed (MPI) system with the torch solvers on one rank.
 * :func:`l2_norm`, :func:`h1_seminorm`, relative errors, :func:`error_norm` against an exact
@@ -30,7 +31,7 @@ from sciml.fem.assembly import (
 )
 from sciml.fem.dirichlet import DirichletBC, apply_dirichlet, condense, dirichlet, expand
 from sciml.fem.graph import DofGraph, dof_graph
-from sciml.fem.io import load_fields, match_dofs, save_fields, write_fields
+from sciml.fem.io import load_fields, match_dofs, match_nodes, save_fields, write_fields
 from sciml.fem.norms import (
     error_norm,
     h1_seminorm,
@@ -79,6 +80,7 @@ __all__ = [
     "load_vector",
     "mass",
     "match_dofs",
+    "match_nodes",
     "project",
     "prolongation",
     "relative_h1_error",

@@ -24,7 +24,7 @@ from sciml._optional import require_dolfinx
 from sciml.fem.space import FunctionSpace, _as_numpy
 from sciml.mesh import Marker, Mesh
 
-__all__ = ["load_fields", "match_dofs", "save_fields", "write_fields"]
+__all__ = ["load_fields", "match_dofs", "match_nodes", "save_fields", "write_fields"]
 
 FORMAT = "sciml.fem.fields/1"
 
@@ -254,7 +254,11 @@ def load_fields(path: str | os.PathLike[str]) -> tuple[FunctionSpace, dict[str, 
 
 
 def _match_points(
-    source: npt.NDArray[np.float64], target: npt.NDArray[np.float64], bs: int
+    source: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    bs: int,
+    *,
+    rtol: float = 1e-10,
 ) -> npt.NDArray[np.int64]:
     """``perm`` with ``target[j] == source[perm[j]]`` (nodes matched by coordinates)."""
     from scipy.spatial import cKDTree
@@ -263,7 +267,7 @@ def _match_points(
         raise ValueError(f"{source.shape[0]} dofs against {target.shape[0]}")
     dist, index = cKDTree(source[::bs]).query(target[::bs])
     scale = float(np.ptp(source, axis=0).max()) if source.size else 1.0
-    if dist.size and float(dist.max()) > 1e-10 * max(scale, 1e-300):
+    if dist.size and float(dist.max()) > rtol * max(scale, 1e-300):
         raise ValueError(f"dof coordinates differ by up to {float(dist.max()):.3g}")
     if np.unique(index).size != index.size:
         raise ValueError("several dofs of one space sit at the same point of the other")
@@ -300,6 +304,81 @@ def match_dofs(source: FunctionSpace, target: FunctionSpace) -> npt.NDArray[np.i
         return _match_points(source.dof_coordinates, target.dof_coordinates, source.block_size)
     except ValueError as error:
         raise ValueError(f"the spaces do not have the same dofs: {error}") from error
+
+
+def match_nodes(
+    nodes: npt.ArrayLike, space: FunctionSpace, *, rtol: float = 1e-10
+) -> npt.NDArray[np.int64]:
+    """The permutation from per-node values of an external code to the dof order of a space.
+
+    Solvers outside sciml write results per mesh node, in the node order of their mesh file;
+    a :class:`FunctionSpace` on the same mesh numbers its dofs as dolfinx does. For P1 (and,
+    with a second-order mesh file, P2) spaces every dof sits at a node, and values
+    ``u`` of shape ``(..., n_nodes)`` become dof vectors as ``u[..., match_nodes(nodes, V)]``.
+    The match is by coordinates and is checked to be exact and one-to-one: a wrong order
+    raises no error anywhere else (the shapes still agree).
+
+    Parameters
+    ----------
+    nodes : array_like
+        ``(n_nodes, d)`` node coordinates in the order of the data. Columns beyond the
+        space's geometric dimension (gmsh's ``z = 0`` of a 2-D mesh) must be zero.
+    space : FunctionSpace
+        The space the values are wanted on. For a blocked (vector) space the result maps
+        each dof block, i.e. node values of shape ``(..., n_nodes, bs)`` become
+        ``u[..., perm, :].reshape(..., -1)``.
+    rtol : float, default 1e-10
+        Largest allowed distance between a node and its dof, relative to the mesh size.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``perm`` of length ``space.num_dofs // space.block_size``: dof (block) ``j`` sits at
+        node ``perm[j]``.
+
+    Raises
+    ------
+    ValueError
+        If the nodes are not the dof positions of the space (different number, extra nonzero
+        coordinates, NaN/Inf, no node within the tolerance, or two dofs at one node).
+
+    Examples
+    --------
+    >>> from sciml.mesh import unit_square
+    >>> V = FunctionSpace(unit_square(2), "P", 1)
+    >>> nodes = V.dof_coordinates[::-1]  # some other order
+    >>> perm = match_nodes(nodes, V)
+    >>> bool((nodes[perm] == V.dof_coordinates).all())
+    True
+    """
+    points = np.asarray(nodes, dtype=np.float64)
+    bs = space.block_size
+    target = np.asarray(space.dof_coordinates, dtype=np.float64)[::bs]
+    gdim = target.shape[1]
+    if points.ndim != 2 or points.shape[1] < gdim:
+        raise ValueError(f"nodes must have shape (n_nodes, d) with d >= {gdim}, got {points.shape}")
+    if not np.isfinite(points).all():
+        raise ValueError("nodes contain NaN or Inf")
+    if points.shape[1] > gdim and np.abs(points[:, gdim:]).max(initial=0.0) > 0.0:
+        raise ValueError(
+            f"nodes have nonzero coordinates beyond the space's {gdim} dimensions "
+            f"(up to {np.abs(points[:, gdim:]).max():.3g}): not the same mesh"
+        )
+    points = points[:, :gdim]
+    if points.shape[0] != target.shape[0]:
+        hint = (
+            "; a P2 space has dofs at edge midpoints: map to P1 first and interpolate"
+            if points.shape[0] < target.shape[0]
+            else ""
+        )
+        raise ValueError(
+            f"{points.shape[0]} nodes but the space has {target.shape[0]} dof positions{hint}"
+        )
+    try:
+        perm = _match_points(points, target, 1, rtol=rtol)
+    except ValueError as error:
+        raise ValueError(f"the nodes are not the dof positions of the space: {error}") from error
+    return perm
 
 
 def _rebuild_markers(

@@ -11,7 +11,14 @@ pytest.importorskip("dolfinx_solver", reason="needs sciml's `fem` extra (dolfinx
 import h5py
 import torch
 
-from sciml.fem import FunctionSpace, load_fields, match_dofs, save_fields, write_fields
+from sciml.fem import (
+    FunctionSpace,
+    load_fields,
+    match_dofs,
+    match_nodes,
+    save_fields,
+    write_fields,
+)
 from sciml.mesh import unit_square
 
 
@@ -107,3 +114,54 @@ def test_match_dofs_maps_values_between_numberings(tmp_path: Path) -> None:
         match_dofs(
             FunctionSpace(unit_square(4), "P", 1), FunctionSpace(unit_square(4), "P", 1, shape=(2,))
         )
+
+
+def test_match_nodes_brings_per_node_values_of_a_mesh_file_into_dof_order() -> None:
+    gmsh = pytest.importorskip("gmsh")
+    from sciml.data.generators.fe_poisson import mesh_path
+    from sciml.mesh import load
+
+    path = mesh_path("plate_with_holes", 0)
+    gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Verbosity", 0)
+        gmsh.open(str(path))
+        tags, xyz, _ = gmsh.model.mesh.getNodes()
+    finally:
+        gmsh.finalize()
+    nodes = xyz.reshape(-1, 3)[np.argsort(tags)]  # (n_nodes, 3), z = 0: as an external code has
+
+    def f(x: np.ndarray) -> np.ndarray:
+        return np.sin(3.0 * x[:, 0]) + x[:, 1] ** 2
+
+    V = FunctionSpace(load(path), "P", 1)
+    perm = match_nodes(nodes, V)
+    assert sorted(perm.tolist()) == list(range(V.num_dofs))
+    assert not np.array_equal(perm, np.arange(V.num_dofs))  # dolfinx did renumber
+    np.testing.assert_allclose(f(nodes)[perm], f(V.dof_coordinates), atol=1e-14)
+    # a vector space: one permutation per dof block
+    W = FunctionSpace(V.mesh, "P", 1, shape=(2,))
+    node_values = np.stack([f(nodes), -f(nodes)], axis=-1)  # (n_nodes, 2)
+    dofs = node_values[match_nodes(nodes, W)].reshape(-1)
+    x = W.dof_coordinates[::2]
+    np.testing.assert_allclose(dofs, np.stack([f(x), -f(x)], axis=-1).reshape(-1), atol=1e-14)
+
+    with pytest.raises(ValueError, match="edge midpoints"):
+        match_nodes(nodes, FunctionSpace(V.mesh, "P", 2))
+    lifted = nodes.copy()
+    lifted[0, 2] = 1e-3
+    with pytest.raises(ValueError, match="nonzero coordinates beyond"):
+        match_nodes(lifted, V)
+    shifted = nodes + np.array([1e-6, 0.0, 0.0])
+    with pytest.raises(ValueError, match=r"not the dof positions.*differ by up to"):
+        match_nodes(shifted, V)
+    doubled = nodes.copy()
+    doubled[1] = doubled[0]
+    with pytest.raises(ValueError, match="not the dof positions"):
+        match_nodes(doubled, V)
+    broken = nodes.copy()
+    broken[3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        match_nodes(broken, V)
+    with pytest.raises(ValueError, match="shape"):
+        match_nodes(nodes[:, 0], V)
