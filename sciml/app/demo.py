@@ -33,6 +33,8 @@ from typing import Any
 
 import torch
 
+from sciml._machine import torch_threads
+
 __all__ = ["DEMO_SIZES", "DemoResult", "DemoRow", "DemoSizes", "run_demo"]
 
 
@@ -739,15 +741,8 @@ def run_demo(
     unknown = [s for s in chosen if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown demo stages {unknown}; choose from {list(STAGES)}")
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be >= 1 or None, got {threads}")
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         return _run(DEMO_SIZES[size], size, Path(out_dir).resolve(), chosen, progress)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _run(sizes: DemoSizes, size: str, out: Path, chosen: list[str], progress: bool) -> DemoResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from sciml.cli import main
 
@@ -40,7 +41,9 @@ def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixtur
 def test_train_then_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "run.toml"
     config.write_text(CONFIG.format(out=(tmp_path / "run").as_posix()))
-    assert main(["train", str(config), "--quiet", "--device", "cpu"]) == 0
+    threads = torch.get_num_threads()
+    assert main(["train", str(config), "--quiet", "--device", "cpu", "--threads", "1"]) == 0
+    assert torch.get_num_threads() == threads  # restored after the run
     out = capsys.readouterr().out
     assert "checkpoint" in out and (tmp_path / "run" / "checkpoint.pt").is_file()
     test_error = float(out.split("test ")[1].split()[0])
@@ -58,6 +61,8 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     bad.write_text(CONFIG.format(out="x").replace('kind = "deeponet"', 'kind = "transformer"'))
     assert main(["train", str(bad)]) == 2
     assert "transformer" in capsys.readouterr().err
+    assert main(["train", str(bad), "--threads", "0"]) == 2
+    assert "threads must be >= 1" in capsys.readouterr().err
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     assert main(["evaluate", str(tmp_path / "junk.pt")]) == 2
     assert "junk.pt" in capsys.readouterr().err
