@@ -38,6 +38,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # copies MathJax into _static: no CDN needed to read the docs
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
@@ -91,7 +92,7 @@ html_title = f"sciml {release}"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
-    "header_links_before_dropdown": 4,
+    "header_links_before_dropdown": 3,
 }
 # the guide pages have no sub-pages: no empty navigation column next to them
 _guide_pages = (
