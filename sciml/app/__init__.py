@@ -5,3 +5,7 @@ This is the application layer: it sits above the method packages (``sciml.operat
 what the ``sciml`` command line calls. Its modules import their dependencies lazily, so that
 ``sciml --help`` stays fast.
 """
+
+from sciml.app.examples import EXAMPLE_SIZE_VARIABLE, example_size
+
+__all__ = ["EXAMPLE_SIZE_VARIABLE", "example_size"]
