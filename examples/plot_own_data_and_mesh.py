@@ -18,8 +18,11 @@ shows how to bring such arrays into the dof order of a sciml finite-element spac
 
 The model is a structure-preserving operator network (:class:`sciml.spon.SPON`) trained with
 :class:`sciml.train.Trainer`: its outputs are finite-element functions on your mesh that satisfy
-the Dirichlet conditions exactly. The configuration is small (a hundred samples, a few hundred
-optimiser steps) so that the script runs in about a minute on a laptop CPU.
+the Dirichlet conditions exactly. By default the configuration is small (a hundred samples, a
+few hundred optimiser steps) so that the script runs in about a minute on a laptop CPU; the SPON
+then reaches a relative L2 test error of 0.15, against 0.19 for the best linear baseline.
+``SCIML_EXAMPLE_SIZE=full`` trains on three times the data for three times the epochs: 0.029
+against 0.21 (measured in 9 minutes on a busy two-core CPU, one torch thread).
 """
 
 # %%
@@ -29,8 +32,11 @@ optimiser steps) so that the script runs in about a minute on a laptop CPU.
 # curve and the surface go into a *named* physical group: :func:`sciml.mesh.load` turns each named
 # group of cells or facets into a marker of that name. Name every group you need: unnamed groups
 # all get the empty name, so they do not become usable markers. Only cells in a physical group
-# become part of the mesh, and each cell must be in exactly one. The file is written as gmsh
-# writes any ``.msh`` file (format 4.1), into a temporary folder.
+# become part of the mesh, and each cell must be in exactly one. Unnamed groups (``Physical
+# Curve(3)`` in a ``.geo`` file) become markers named after their kind and tag, here it would be
+# ``"facets_3"``; a file without a group of cells, or with cells in two groups, is refused with a
+# ``ValueError`` saying so. The file is written as gmsh writes any ``.msh`` file (format 4.1),
+# into a temporary folder.
 import tempfile
 from pathlib import Path
 
@@ -43,20 +49,19 @@ import numpy.typing as npt
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
-from scipy.spatial import cKDTree
 
 import sciml.cli
+from sciml.app import example_size
 from sciml.data import GeneratedData, H5Dataset, write_dataset
 from sciml.fem import (
     FunctionSpace,
-    apply_dirichlet,
     dirichlet,
     mass,
+    match_nodes,
     relative_l2_error,
     stiffness,
     write_fields,
 )
-from sciml.linalg import amg, cg
 from sciml.mesh import load
 from sciml.spon import SPON
 from sciml.train import FENormLoss, TrainConfig, Trainer, load_checkpoint
@@ -131,25 +136,28 @@ for name, marker in sorted(mesh.markers.items()):
 # "Your" simulations, computed outside sciml
 # ------------------------------------------
 # The stand-in for your solver: steady heat conduction in a thin plate that loses heat to the
-# surrounding air, heated by a random source ``q``,
+# surrounding air, linearly and by a cubic law (a stand-in for radiation), heated by a random
+# source ``q``,
 #
 # .. math::
 #
-#     -\nabla \cdot (k \nabla u) + \alpha u = q \quad \text{in the plate}, \qquad
+#     -\nabla \cdot (k \nabla u) + \alpha u + \beta u^3 = q \quad \text{in the plate}, \qquad
 #     u = 1 \text{ on the pipe}, \quad u = 0 \text{ on the inlet},
 #
-# insulated (``k du/dn = 0``) on the walls and the outlet, with ``k = 0.005`` and ``alpha = 1``.
-# The source is a random sum of plane waves. The code reads the nodes, triangles and physical
-# groups from the ``.msh`` file with the gmsh API, assembles linear (P1) finite elements with
-# NumPy and solves with a sparse LU. Its results are NumPy arrays of shape
+# insulated (``k du/dn = 0``) on the walls and the outlet, with ``k = 0.005``, ``alpha = 1`` and
+# ``beta = 2``. The source is a random sum of plane waves. The code reads the nodes, triangles and
+# physical groups from the ``.msh`` file with the gmsh API, assembles linear (P1) finite elements
+# with NumPy (the cubic term through the P1 interpolant of ``u^3``) and solves the nonlinear system
+# with Newton's method and a sparse direct solver. Its results are NumPy arrays of shape
 # ``(n_samples, n_nodes)``, in the order of the nodes of the mesh file, and the node coordinates:
 # the usual output of an external code. They are saved to an ``.npz`` file, the hand-over point.
-CONDUCTIVITY, COOLING = 0.005, 1.0
-N_TRAIN, N_TEST = 100, 20
+CONDUCTIVITY, COOLING, RADIATION = 0.005, 1.0, 2.0
+FULL = example_size() == "full"  # SCIML_EXAMPLE_SIZE=full: three times the data and epochs
+N_TRAIN, N_TEST = (300, 40) if FULL else (100, 20)
 
 
 def simulate(path: Path, n_samples: int, seed: int) -> dict[str, npt.NDArray[np.float64]]:
-    """Solve the heat problem for random sources with P1 elements in NumPy/SciPy.
+    """Solve the nonlinear heat problem for random sources with P1 elements in NumPy/SciPy.
 
     Parameters
     ----------
@@ -197,8 +205,7 @@ def simulate(path: Path, n_samples: int, seed: int) -> dict[str, npt.NDArray[np.
     dofs = np.concatenate([fixed["pipe"], fixed["inlet"]])
     values = np.concatenate([np.ones(fixed["pipe"].size), np.zeros(fixed["inlet"].size)])
     free = np.setdiff1d(np.arange(n), dofs)
-    lu = spla.splu(A[free][:, free].tocsc())
-    lifted = A[free][:, dofs] @ values
+    A_free, M_free = A[free][:, free], M[free][:, free]
     rng = np.random.default_rng(seed)
     q = np.empty((n_samples, n))
     u = np.empty((n_samples, n))
@@ -207,8 +214,17 @@ def simulate(path: Path, n_samples: int, seed: int) -> dict[str, npt.NDArray[np.
         phases = rng.uniform(0.0, 2.0 * np.pi, 16)
         amplitudes = rng.normal(0.0, 1.0, 16)
         q[s] = np.sqrt(2.0 / 16) * (amplitudes * np.cos(nodes @ waves.T + phases)).sum(axis=1)
+        u[s] = 0.0
         u[s, dofs] = values
-        u[s, free] = lu.solve((M @ q[s])[free] - lifted)
+        load = (M @ q[s])[free]
+        for _ in range(30):  # Newton's method on the free nodes
+            residual = (A @ u[s] + RADIATION * (M @ u[s] ** 3))[free] - load
+            if np.linalg.norm(residual) <= 1e-12 * np.linalg.norm(load):
+                break
+            jacobian = A_free + 3.0 * RADIATION * M_free @ sp.diags_array(u[s, free] ** 2)
+            u[s, free] -= spla.spsolve(jacobian.tocsc(), residual)
+        else:
+            raise RuntimeError(f"Newton's method did not converge for sample {s}")
     return {"nodes": nodes, "q": q, "u": u}
 
 
@@ -220,59 +236,60 @@ np.savez(work / "simulations.npz", **simulate(msh_file, N_TRAIN + N_TEST, seed=0
 # sciml models work on the degrees of freedom of a :class:`sciml.fem.FunctionSpace`, numbered as
 # dolfinx numbers them (a reordering of the mesh nodes for memory locality), not in the order of
 # the mesh file. For P1 elements there is one dof per mesh vertex, so per-node arrays only need
-# a permutation. Match the coordinates of your nodes to
-# :attr:`sciml.fem.FunctionSpace.dof_coordinates` and check that the match is exact and
-# one-to-one. (For P2 spaces the dofs include edge midpoints: build the P1 dof vector this way
-# and map it with :func:`sciml.fem.interpolation_between`.)
+# a permutation: :func:`sciml.fem.match_nodes` matches the coordinates of your nodes to
+# :attr:`sciml.fem.FunctionSpace.dof_coordinates` and checks that the match is exact and
+# one-to-one, raising a ``ValueError`` otherwise (other nodes, another mesh, a shifted copy).
+# (For P2 spaces the dofs include edge midpoints: build the P1 dof vector this way and map it
+# with :func:`sciml.fem.interpolation_between`.)
 #
-# A wrong order raises no error anywhere -- the shapes still agree -- so verify it: here one
-# sample is solved again with sciml's own assembly and solver on the loaded mesh and compared
-# with your data. Any independent check that would catch a scrambled field will do.
+# The match guarantees the positions; verify the values too, with a check independent of your
+# code: here the residual of the PDE for one sample, assembled by sciml on the loaded mesh,
+# vanishes at every free dof (a scrambled field would leave a residual of order one). Any
+# independent check that would catch a scrambled field will do.
 simulations = np.load(work / "simulations.npz")
 V = FunctionSpace(mesh, "P", 1)
-distance, node_of_dof = cKDTree(simulations["nodes"]).query(V.dof_coordinates)
-if simulations["nodes"].shape[0] != V.num_dofs or np.unique(node_of_dof).size != V.num_dofs:
-    raise ValueError("the nodes of the data are not the vertices of the mesh")
-if distance.max() > 1e-10 * LENGTH:
-    raise ValueError(f"nodes and dofs differ by up to {distance.max():.1e}")
+node_of_dof = match_nodes(simulations["nodes"], V)  # dof j sits at node node_of_dof[j]
 q = simulations["q"][:, node_of_dof]  # (n_samples, V.num_dofs), dof order
 u = simulations["u"][:, node_of_dof]
-print(f"{q.shape[0]} samples of {V.num_dofs} dofs; node/dof mismatch {distance.max():.1e}")
+print(f"{q.shape[0]} samples of {V.num_dofs} dofs, in dof order")
 
-A = CONDUCTIVITY * stiffness(V) + COOLING * mass(V)  # the same P1 problem, assembled by sciml
-b = mass(V) @ torch.from_numpy(q[0])
-A, b = apply_dirichlet(A, b, dirichlet(V, "pipe", 1.0))
-A, b = apply_dirichlet(A, b, dirichlet(V, "inlet", 0.0))
-u_sciml = cg(A, b, rtol=1e-12, M=amg(A)).raise_if_failed().x
-check = float(np.abs(u_sciml.numpy() - u[0]).max())
-print(f"sample 0, your solver against sciml's: max difference {check:.1e}")
+M_sciml = mass(V)  # the same P1 matrices, assembled by sciml
+A_sciml = CONDUCTIVITY * stiffness(V) + COOLING * M_sciml
+u0, q0 = torch.from_numpy(u[0]), torch.from_numpy(q[0])
+residual = A_sciml @ u0 + RADIATION * (M_sciml @ u0**3) - M_sciml @ q0
+free = torch.ones(V.num_dofs, dtype=torch.bool)
+free[dirichlet(V, "pipe", 1.0).dofs] = free[dirichlet(V, "inlet", 0.0).dofs] = False
+check = float(residual[free].abs().max() / (M_sciml @ q0).abs().max())
+print(f"sample 0: relative PDE residual of your solution, assembled by sciml: {check:.1e}")
 
 # %%
 # Store the arrays in sciml's HDF5 format
 # ---------------------------------------
-# :func:`sciml.data.write_dataset` takes a :class:`sciml.data.GeneratedData` of torch tensors
-# (``torch.from_numpy`` wraps NumPy arrays without a copy; NumPy arrays themselves are not
-# accepted): ``inputs`` and ``outputs`` are named fields of shape ``(n_samples, ...)``, as many as
-# you like, here one each of shape ``(n_samples, n_dofs)`` in dof order; ``coords`` hold shared
-# arrays without a sample dimension; ``attrs`` document the data (numbers and strings). Arrays are
-# stored in the dtype you pass (float64 here; float32 halves the file) and
-# :class:`~sciml.data.H5Dataset` casts them to the dtype it is asked for. The first
-# ``n_train`` samples form the training split and the rest the test split; normalisation
-# statistics of the training split are stored with the data. Store the dof coordinates: the file
-# does not contain the mesh, and they let every later reader check that its space numbers the
-# dofs the same way. The file is written under a temporary name and renamed when complete.
+# :func:`sciml.data.write_dataset` takes a :class:`sciml.data.GeneratedData` of torch tensors or
+# NumPy arrays (here wrapped with ``torch.from_numpy``, which does not copy): ``inputs`` and
+# ``outputs`` are named fields of shape ``(n_samples, ...)``, as many as you like, here one each of
+# shape ``(n_samples, n_dofs)`` in dof order; ``coords`` hold shared arrays without a sample
+# dimension; ``attrs`` document the data (numbers and strings). Arrays are stored in the dtype you
+# pass (float64 here; float32 halves the file) and :class:`~sciml.data.H5Dataset` casts them to the
+# dtype it is asked for. The first ``n_train`` samples form the training split and the rest the test
+# split; normalisation statistics of the training split are stored with the data. Store the dof
+# coordinates: the file does not contain the mesh, and they let every later reader check that its
+# space numbers the dofs the same way. The file is written under a temporary name and renamed when
+# complete.
 dataset = GeneratedData(
     inputs={"q": torch.from_numpy(q)},
     outputs={"u": torch.from_numpy(u)},
     coords={"dof_coordinates": torch.from_numpy(V.dof_coordinates.copy())},
     attrs={
-        "pde": "-div(k grad u) + alpha u = q; u = 1 on pipe, u = 0 on inlet, insulated elsewhere",
+        "pde": "-div(k grad u) + alpha u + beta u^3 = q; u = 1 on pipe, u = 0 on inlet, "
+        "insulated elsewhere",
         "k": CONDUCTIVITY,
         "alpha": COOLING,
+        "beta": RADIATION,
         "mesh": msh_file.name,
         "element": "P1",
         "dof_order": "sciml.fem.FunctionSpace(load(mesh), 'P', 1)",
-        "solver": "stand-alone NumPy/SciPy P1 code, sparse LU",
+        "solver": "stand-alone NumPy/SciPy P1 code, Newton's method, sparse direct solves",
         "seed": 0,
     },
 )
@@ -370,7 +387,7 @@ except ValueError as error:
 
 torch.manual_seed(0)  # the initial weights
 config = TrainConfig(
-    epochs=10,
+    epochs=30 if FULL else 10,
     batch_size=4,
     lr=3e-3,
     scheduler="cosine",
@@ -400,6 +417,40 @@ bc_error = float((prediction[:, model.bc_dofs] - u_test[:, model.bc_dofs]).abs()
 print(f"relative L2 test error: mean {error.mean():.3f}, max {error.max():.3f}")
 print(f"predicting the mean of the training outputs: {baseline.mean():.3f}")
 print(f"max error on the Dirichlet dofs: {bc_error:.1e}")
+
+# %%
+# Measure against baselines that know the data
+# ---------------------------------------------
+# Predicting the mean is a weak baseline. Two linear ones, fitted to the same training pairs:
+# a per-dof affine fit ``u_i = a_i q_i + b_i`` (heat stays where it is produced, up to the
+# thin diffusion layers), and ridge regression ``u = W q + c`` over all dofs, whose
+# regularisation is picked as the best of a range *on the test split* (which favours it). Both
+# reproduce the Dirichlet values, since those are the same in every sample. The cubic law makes
+# the operator nonlinear, so neither is exact; for a linear PDE with smooth sources a linear fit
+# can be, and would be the model to beat. Compare with such baselines before trusting a model
+# on your own data.
+q_train, u_train, q_test_np = q[:N_TRAIN], u[:N_TRAIN], q[N_TRAIN:]
+dq, du = q_train - q_train.mean(0), u_train - u_train.mean(0)
+slope = (dq * du).sum(0) / (dq**2).sum(0)
+pointwise = u_train.mean(0) + slope * (q_test_np - q_train.mean(0))
+pointwise_error = relative_l2_error(V, torch.from_numpy(pointwise), u_test)
+features = np.hstack([q_train, np.ones((N_TRAIN, 1))])
+test_features = np.hstack([q_test_np, np.ones((N_TEST, 1))])
+ridge_errors = {}
+for lam in (1e-4, 1e-2, 1.0, 1e1, 1e2, 1e3):
+    coefficients = np.linalg.solve(features @ features.T + lam * np.eye(N_TRAIN), u_train)
+    ridge = test_features @ (features.T @ coefficients)
+    ridge_errors[lam] = float(relative_l2_error(V, torch.from_numpy(ridge), u_test).mean())
+best_lam = min(ridge_errors, key=ridge_errors.__getitem__)
+print(f"relative L2 test error, {N_TRAIN} training pairs each:")
+rows = {
+    "mean of the training outputs": float(baseline.mean()),
+    "per-dof affine fit": float(pointwise_error.mean()),
+    f"ridge regression (lambda={best_lam:g})": ridge_errors[best_lam],
+    "SPON": float(error.mean()),
+}
+for name, value in rows.items():
+    print(f"  {name:<34} {value:.3f}")
 
 xdmf = write_fields(
     work / "prediction.xdmf",
