@@ -12,6 +12,7 @@ optimality condition ``J^T r = 0`` (:func:`sciml.implicit.custom_root`), never b
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,19 @@ import torch
 from torch import Tensor
 
 from sciml.implicit.root import OnFailure, custom_root
+
+# torch registers its forward-mode AD decompositions with torch.jit.script the first time
+# forward AD runs, and that emits a FutureWarning about torch.jit.script from inside torch.
+# Trigger the registration here, quietly, so that users of the Jacobians below do not see a
+# warning about an API they never called.
+with warnings.catch_warnings():
+    warnings.filterwarnings(
+        "ignore", message=r".torch\.jit\.script. is deprecated", category=FutureWarning
+    )
+    try:
+        import torch._decomp.decompositions_for_jvp
+    except ImportError:  # a torch without this module registers nothing to warn about
+        pass
 
 __all__ = ["LeastSquaresResult", "gauss_newton", "levenberg_marquardt"]
 
