@@ -14,6 +14,10 @@ It is compared with CG, incomplete-Cholesky PCG and AMG-PCG, and with its own st
 the untrained network, which is exactly the damped-Jacobi V-cycle. The same network also goes
 into a PETSc KSP as a Python preconditioner, which is how a dolfinx user would drop it into
 an existing solver setup.
+
+By default the level-1 mesh is used (5,045 unknowns); ``SCIML_EXAMPLE_SIZE=full`` refines it
+uniformly twice (83,330 unknowns), where the graph network needs 11 iterations, IC-PCG 163 and
+CG 719 (about 30 s on a 2-core CPU, one thread).
 """
 
 # %%
@@ -25,16 +29,22 @@ import matplotlib.tri as mtri
 import numpy as np
 import torch
 
+from sciml.app import example_size
 from sciml.data.generators.fe_poisson import diffusion_system, mesh_path
 from sciml.dcdm import GraphDCDMNet, GraphDirections, dcdm, pretrained_graph
 from sciml.fem import FunctionSpace
 from sciml.linalg import amg, cg, petsc_solve
 from sciml.mesh import load
 
+FULL = example_size() == "full"  # SCIML_EXAMPLE_SIZE=full: the study-sized run
+
+refinements = 2 if FULL else 0  # uniform refinements of the level-1 mesh
 mesh = load(mesh_path("plate_with_holes", 1))
+for _ in range(refinements):
+    mesh = mesh.refine()
 A, b, free, kappa = diffusion_system(mesh, seed=7)
 rtol = 1e-6
-print(f"plate with holes, level 1: {A.shape[0]:,} unknowns")
+print(f"plate with holes, level {1 + refinements}: {A.shape[0]:,} unknowns")
 
 histories: dict[str, np.ndarray] = {}
 results: dict[str, int] = {}

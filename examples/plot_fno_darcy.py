@@ -7,23 +7,32 @@ Darcy flow ``-div(a grad u) = 1`` on the unit square with a piecewise-constant p
 The data come from sciml's own P1 finite-element generator (``sciml data generate darcy``); the
 network is :class:`sciml.operators.FNO` trained with :class:`sciml.train.Trainer`.
 
-An FNO acts on functions, not on grids: the trained model is also evaluated on the same
-permeabilities sampled on a grid twice as fine, without retraining. A CI-sized configuration is
-used here (a few hundred samples at 17 x 17, a few minutes of CPU in the full run of the
-benchmarks); the error is the relative L2 error of the FNO paper.
+An FNO acts on functions, not on grids: the trained model is also evaluated on new
+permeabilities of the same distribution sampled on a grid twice as fine, without retraining.
+The error is the relative L2 error of the FNO paper. By default a small configuration runs
+(200 training samples at 17 x 17, 60 epochs); ``SCIML_EXAMPLE_SIZE=full`` trains on 1,000
+samples for 40 epochs and reaches 0.015 on the training grid and 0.062 on the finer one, in
+about 4 minutes on a 2-core CPU (one thread). More coarse-grid training hardly lowers the error
+on the finer grid (0.065 in the small run), which suggests that it comes from the coarse
+discretisation of the training data rather than from the fit.
 """
 
 # %%
 import matplotlib.pyplot as plt
 import torch
 
+from sciml.app import example_size
 from sciml.data import generate
 from sciml.operators import FNO
 from sciml.train import TrainConfig, Trainer, relative_l2, relative_l2_per_sample
 
+FULL = example_size() == "full"  # SCIML_EXAMPLE_SIZE=full: the study-sized run
+
 resolution = 16  # cells per side: the grid has resolution + 1 points
-coarse = generate("darcy", 240, seed=0, chunk_size=240, resolution=resolution)
-fine = generate("darcy", 40, seed=1, chunk_size=40, resolution=2 * resolution)
+n_train, n_test = (1000, 100) if FULL else (200, 40)
+n = n_train + n_test
+coarse = generate("darcy", n, seed=0, chunk_size=n, resolution=resolution)
+fine = generate("darcy", n_test, seed=1, chunk_size=n_test, resolution=2 * resolution)
 
 
 def fields(data):
@@ -56,14 +65,20 @@ def step(net: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 config = TrainConfig(
-    epochs=60, batch_size=20, lr=3e-3, scheduler="cosine", eval_every=10, progress=False
+    epochs=40 if FULL else 60,
+    batch_size=20,
+    lr=3e-3,
+    scheduler="cosine",
+    eval_every=10,
+    progress=False,
 )
-history = Trainer(model, step, config, Pairs(a[:200], u[:200]), Pairs(a[200:], u[200:])).fit()
+train, test = Pairs(a[:n_train], u[:n_train]), Pairs(a[n_train:], u[n_train:])
+history = Trainer(model, step, config, train, test).fit()
 model.eval()
 with torch.no_grad():
-    pred = model(a[200:] / scale_a) * scale_u
+    pred = model(a[n_train:] / scale_a) * scale_u
     pred_fine = model(a_fine / scale_a) * scale_u
-err = relative_l2_per_sample(pred, u[200:])
+err = relative_l2_per_sample(pred, u[n_train:])
 err_fine = relative_l2_per_sample(pred_fine, u_fine)
 print(f"relative L2 error at {resolution + 1}^2 (training grid): {err.mean():.3f}")
 print(f"relative L2 error at {2 * resolution + 1}^2 (never trained on): {err_fine.mean():.3f}")

@@ -9,15 +9,23 @@ histories that the solvers return in :attr:`sciml.linalg.Solution.residual_norms
 counts AMG-PCG iterations on successively finer grids: they stay flat while plain CG's grow
 like the grid size. (The Poisson matrix has a constant diagonal, so Jacobi only rescales it and
 its curve lies on top of plain CG's.)
+
+The example runs a small configuration by default (a 96 x 96 grid, then grids up to 256 x 256);
+``SCIML_EXAMPLE_SIZE=full`` runs the larger one: a 256 x 256 grid, then grids up to
+1024 x 1024, where plain CG needs 1,898 iterations and AMG-PCG 13 for a million unknowns (about
+1.5 minutes and 4 GB of memory on a 2-core CPU, one thread).
 """
 
 # %%
 import matplotlib.pyplot as plt
 import torch
 
+from sciml.app import example_size
 from sciml.linalg import amg, cg, jacobi, poisson2d
 
-A = poisson2d(96)
+FULL = example_size() == "full"  # SCIML_EXAMPLE_SIZE=full: the study-sized run
+
+A = poisson2d(256 if FULL else 96)
 b = torch.rand(A.shape[0], generator=torch.Generator().manual_seed(0), dtype=torch.float64)
 runs = {
     "CG": cg(A, b, rtol=1e-10),
@@ -39,7 +47,7 @@ fig.tight_layout()
 # Iterations against problem size
 # -------------------------------
 # Multigrid's point: the iteration count does not grow with the number of unknowns.
-sizes = [32, 64, 128, 256]
+sizes = [32, 64, 128, 256, 512, 1024] if FULL else [32, 64, 128, 256]
 plain, multigrid = [], []
 for n in sizes:
     An = poisson2d(n)

@@ -11,6 +11,10 @@ solutions and writes them to XDMF for ParaView.
 On the annulus the solution of ``-Laplace u = 0``, ``u = 1`` on ``r = 0.5`` and ``u = 0`` on
 ``r = 1`` is known, ``u = log(r) / log(0.5)``, so the example also reports the discretisation
 error there.
+
+By default the five problems are solved on the coarse meshes (``*_0.msh``);
+``SCIML_EXAMPLE_SIZE=full`` solves them on the level-1 meshes (mesh size ``h/2``, 3,092 to 7,378
+dofs), where AMG-PCG still needs only 9 to 12 iterations (about 8 s on a 2-core CPU).
 """
 
 # %%
@@ -22,6 +26,7 @@ import numpy as np
 import torch
 import ufl
 
+from sciml.app import example_size
 from sciml.fem import (
     FunctionSpace,
     apply_dirichlet,
@@ -35,9 +40,12 @@ from sciml.fem import (
 from sciml.linalg import amg, cg
 from sciml.mesh import load
 
+FULL = example_size() == "full"  # SCIML_EXAMPLE_SIZE=full: the study-sized run
+
 HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
 MESHES = HERE.parent / "meshes"
 OUT = Path(tempfile.mkdtemp(prefix="sciml_poisson_on_meshes_"))
+LEVEL = 1 if FULL else 0  # the meshes of the five solves: level 1 has mesh size h/2
 
 # name -> (source f, {marker: boundary value or function of x})
 PROBLEMS = {
@@ -58,7 +66,7 @@ PROBLEMS = {
 }
 
 
-def solve(name: str, level: int = 0) -> tuple[FunctionSpace, torch.Tensor, int]:
+def solve(name: str, level: int = LEVEL) -> tuple[FunctionSpace, torch.Tensor, int]:
     """Solve -Laplace u = f with the problem's Dirichlet data; return space, dofs, iterations."""
     source, data = PROBLEMS[name]
     V = FunctionSpace(load(MESHES / f"{name}_{level}.msh"), "P", 1)
@@ -66,7 +74,7 @@ def solve(name: str, level: int = 0) -> tuple[FunctionSpace, torch.Tensor, int]:
     for marker, value in data.items():
         K, b = apply_dirichlet(K, b, dirichlet(V, marker, value))
     sol = cg(K, b, rtol=1e-10, M=amg(K)).raise_if_failed()
-    write_fields(OUT / f"{name}.xdmf", V, {"u": sol.x})
+    write_fields(OUT / f"{name}_{level}.xdmf", V, {"u": sol.x})  # one file per mesh level
     return V, sol.x, int(sol.iterations)
 
 

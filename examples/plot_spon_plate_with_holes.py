@@ -12,8 +12,11 @@ space, with a graph network on the mesh. The Dirichlet values are *imposed*, not
 output is their discrete harmonic extension (the lifting) plus a learned correction on the free
 dofs, so the boundary error of every prediction is zero, from the first iteration on. The loss
 is the relative error in the L2 norm of the finite-element space
-(:class:`sciml.train.FENormLoss`). A CI-sized configuration is used (a hundred samples, a small
-network, about a minute of CPU).
+(:class:`sciml.train.FENormLoss`). By default a small configuration runs (80 training samples,
+a small network, 15 epochs, about a minute of CPU); ``SCIML_EXAMPLE_SIZE=full`` trains the same
+network on 240 samples for 20 epochs: mean test error 0.054 against 0.081 for the lifting alone
+(60 test samples), in about 3.5 minutes on a 2-core CPU (one thread). The gain over the small
+run is modest: the error of this network stays near 5 % here (as in ``benchmarks/spon.py``).
 """
 
 # %%
@@ -22,6 +25,7 @@ import matplotlib.pyplot as plt
 import matplotlib.tri as mtri
 import torch
 
+from sciml.app import example_size
 from sciml.data import generate
 from sciml.data.generators.fe_poisson import mesh_path
 from sciml.fem import FunctionSpace, relative_l2_error
@@ -29,8 +33,10 @@ from sciml.mesh import load
 from sciml.spon import SPON
 from sciml.train import FENormLoss
 
+FULL = example_size() == "full"  # SCIML_EXAMPLE_SIZE=full: the study-sized run
+
 torch.manual_seed(0)
-n_train, n_test = 80, 20
+n_train, n_test = (240, 60) if FULL else (80, 20)
 data = generate(
     "poisson_meshes",
     n_train + n_test,
@@ -56,7 +62,7 @@ model = SPON(
 )
 loss_fn = FENormLoss(V, "l2")
 optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-epochs, batch = 15, 8
+epochs, batch = (20 if FULL else 15), 8
 scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * (n_train // batch))
 history = []
 for _epoch in range(epochs):

@@ -1,7 +1,8 @@
 """The PI-HC-MoE gallery examples run and reach the results their text states.
 
-Each example runs as written (it is CI-sized), with the Agg backend and ``plt.show`` disabled;
-the assertions read the module's variables. Training is seeded, so the runs are deterministic.
+Each example runs as written (its small default size), with the Agg backend and ``plt.show``
+disabled; the assertions read the module's variables. Training is seeded, so the runs are
+deterministic.
 """
 
 from __future__ import annotations
