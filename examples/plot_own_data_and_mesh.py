@@ -258,7 +258,7 @@ A_sciml = CONDUCTIVITY * stiffness(V) + COOLING * M_sciml
 u0, q0 = torch.from_numpy(u[0]), torch.from_numpy(q[0])
 residual = A_sciml @ u0 + RADIATION * (M_sciml @ u0**3) - M_sciml @ q0
 free = torch.ones(V.num_dofs, dtype=torch.bool)
-free[dirichlet(V, "pipe", 1.0).dofs] = free[dirichlet(V, "inlet", 0.0).dofs] = False
+free[V.boundary_dofs("pipe")] = free[V.boundary_dofs("inlet")] = False
 check = float(residual[free].abs().max() / (M_sciml @ q0).abs().max())
 print(f"sample 0: relative PDE residual of your solution, assembled by sciml: {check:.1e}")
 

@@ -359,10 +359,11 @@ def match_nodes(
         raise ValueError(f"nodes must have shape (n_nodes, d) with d >= {gdim}, got {points.shape}")
     if not np.isfinite(points).all():
         raise ValueError("nodes contain NaN or Inf")
-    if points.shape[1] > gdim and np.abs(points[:, gdim:]).max(initial=0.0) > 0.0:
+    beyond = float(np.abs(points[:, gdim:]).max(initial=0.0))
+    if beyond > 0.0:
         raise ValueError(
             f"nodes have nonzero coordinates beyond the space's {gdim} dimensions "
-            f"(up to {np.abs(points[:, gdim:]).max():.3g}): not the same mesh"
+            f"(up to {beyond:.3g}): not the same mesh"
         )
     points = points[:, :gdim]
     if points.shape[0] != target.shape[0]:
