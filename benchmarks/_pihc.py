@@ -62,9 +62,26 @@ def step_seconds(
     }
 
 
-def options(doc: str, out: Path, epochs: int, render: Callable[[dict], str]) -> Any:
-    """The command line of a PI-HC benchmark; ``None`` once ``--markdown`` has printed."""
+def options(
+    doc: str,
+    out: Path,
+    epochs: int,
+    render: Callable[[dict], str],
+    modes: list[str] | None = None,
+) -> Any:
+    """The command line of a PI-HC benchmark; ``None`` once ``--markdown`` has printed.
+
+    With ``modes``, ``--only MODE`` (repeatable) trains only those modes and keeps the other
+    rows of ``--out``.
+    """
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    if modes:
+        parser.add_argument(
+            "--only",
+            action="append",
+            choices=modes,
+            help="train only this mode (repeatable); the other rows of --out are kept",
+        )
     parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")

@@ -86,6 +86,12 @@ class SorptionPIHC(nn.Module):
     expert_parallel : bool, default False
         Split the experts over the ``torch.distributed`` processes
         (:class:`~sciml.constraints.HardConstraintMoE`); every process must see the same batch.
+    coupling : {"parallel", "sequential"}, default "parallel"
+        How experts split in time start: ``"parallel"`` from the particular solution ``b_0``
+        on their first line (all experts solved together, as one batch or on separate
+        processes); ``"sequential"`` from the constrained prediction of the previous expert
+        on that line (time windows solved one after another, each on its own residual
+        points; the pieces join exactly, but the experts cannot run in parallel).
     particular : bool, default True
         The network returns one more function ``b_0`` and ``u = b_0 + sum_i w_i b_i`` (the
         ``offset`` of :class:`~sciml.constraints.HardConstraint`). Without it, an expert whose
@@ -135,6 +141,7 @@ class SorptionPIHC(nn.Module):
         particular: bool = True,
         split: str = "t",
         expert_parallel: bool = False,
+        coupling: str = "parallel",
     ) -> None:
         super().__init__()
         if mode not in MODES:
@@ -148,6 +155,10 @@ class SorptionPIHC(nn.Module):
             raise ValueError(
                 f"experts ({experts}) must be >= 1 and divide n{split} - 1 ({n_split - 1})"
             )
+        if coupling not in ("parallel", "sequential"):
+            raise ValueError(f"coupling must be 'parallel' or 'sequential', got {coupling!r}")
+        if coupling == "sequential" and (split != "t" or expert_parallel):
+            raise ValueError("coupling='sequential' needs split='t' and expert_parallel=False")
         if split == "t" and experts > 1 and not particular:
             raise ValueError("a split in time needs particular=True (the experts' start lines)")
         if mode == "soft" and experts != 1:
@@ -178,7 +189,9 @@ class SorptionPIHC(nn.Module):
             "particular": particular,
             "split": split,
             "expert_parallel": expert_parallel,
+            "coupling": coupling,
         }
+        self.coupling = coupling
         self.split = split
         self.particular = bool(particular)
         self.mode, self.experts, self.n_basis = mode, int(experts), int(n_basis)
@@ -373,7 +386,10 @@ class SorptionPIHC(nn.Module):
             offset = (
                 {k: v[..., 0] for k, v in fields.items() if not k.startswith("c")} if p else None
             )
-            result = self.constraint(basis, u0_init, mask, offset=offset)
+            if self.coupling == "sequential" and self.experts > 1:
+                result = self._solve_in_sequence(grid, basis, u0_init, mask, offset)
+            else:
+                result = self.constraint(basis, u0_init, mask, offset=offset)
             weights = result.weights
         if self.split == "t":
             u = torch.einsum("bnxt,btn->bxt", grid["u"][:, p:], weights[:, self.owner_t])
@@ -386,6 +402,47 @@ class SorptionPIHC(nn.Module):
         full = self._derivatives(u)
         loss = self._grid_loss(full, u0)
         return PIHCOutput(u=full["u"], loss=loss, weights=weights, constraint=result)
+
+    def _solve_in_sequence(
+        self,
+        grid: Mapping[str, Tensor],
+        basis: Mapping[str, Tensor],
+        u0_init: Tensor,
+        mask: Tensor,
+        offset: Mapping[str, Tensor] | None,
+    ) -> ConstraintResult:
+        """Time windows one after another, each starting from its predecessor's prediction.
+
+        Expert ``k > 0`` fits its initial rows to ``b_0 + B w_{k-1}`` on its start line (the
+        last line of expert ``k - 1``), so the gradient flows through the chain of solves.
+        """
+        p = int(self.particular)
+        solve = self.constraint.constraint  # one HardConstraint call per window
+        parts: list[ConstraintResult] = []
+        start = u0_init[:, 0]
+        for k in range(self.experts):
+            if k:
+                line = int(self.time_nodes[k, 0]) - 1
+                start = torch.einsum("bnx,bn->bx", grid["u"][:, p:, :, line], parts[-1].weights)
+                if p:
+                    start = start + grid["u"][:, 0, :, line]
+            parts.append(
+                solve(
+                    {name: B[:, k] for name, B in basis.items()},
+                    start,
+                    mask[:, k],
+                    offset={name: v[:, k] for name, v in (offset or {}).items()},
+                )
+            )
+        return ConstraintResult(
+            weights=torch.stack([r.weights for r in parts], 1),
+            fields={
+                name: torch.stack([r.fields[name] for r in parts], 1) for name in parts[0].fields
+            },
+            residual_norm=torch.stack([r.residual_norm for r in parts], 1),
+            converged=torch.stack([r.converged for r in parts], 1),
+            steps=torch.stack([r.steps for r in parts], 1),
+        )
 
     def _grid_loss(self, full: Mapping[str, Tensor], u0: Tensor) -> Tensor:
         inner = (slice(None), slice(1, -1), slice(1, None))

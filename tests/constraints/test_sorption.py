@@ -131,3 +131,58 @@ def test_bad_options_and_input() -> None:
         model(torch.zeros(2, 32))
     with pytest.raises(ValueError, match="NaN"):
         model(torch.full((2, 33), float("nan")))
+
+
+def test_sequential_windows_start_from_the_previous_prediction(
+    data: dict[str, torch.Tensor],
+) -> None:
+    options = {"mode": "hard", "experts": 4, "points": 800, "T": 50.0, "tol": 1e-12,
+               "max_steps": 300, "pde": {"eps": 1.0}, **SMALL}  # fmt: skip
+    torch.manual_seed(0)
+    parallel = SorptionPIHC(**options).eval()
+    torch.manual_seed(0)
+    sequential = SorptionPIHC(coupling="sequential", **options).eval()
+    with torch.no_grad():
+        a, b = parallel(data["u0"]), sequential(data["u0"])
+    assert b.constraint is not None and b.constraint.failures == 0
+    assert b.weights.shape == (3, 4, 6) and b.constraint.steps.shape == (3, 4)
+    # the first window starts from u0 in both couplings: the same solve
+    torch.testing.assert_close(b.weights[:, 0], a.weights[:, 0])
+    assert not torch.allclose(b.weights[:, 1:], a.weights[:, 1:])
+    # each window solves its own least-squares problem with the initial rows fitted to the
+    # previous window's prediction on its start line: the gradient of that cost vanishes
+    grid = sequential.basis(data["u0"])
+    fields, u0_init, mask = sequential._constraint_fields(grid, data["u0"].double())
+    starts = u0_init.clone()
+    for k in (1, 2, 3):
+        line = int(sequential.time_nodes[k, 0]) - 1
+        starts[:, k] = b.u[:, :, line]
+
+    def stationarity(weights: torch.Tensor, targets: torch.Tensor) -> float:
+        w = weights.detach().clone().requires_grad_(True)
+        folded = {k: v.detach().flatten(0, 1) for k, v in fields.items()}
+        basis = {k: v[..., 1:] for k, v in folded.items()}
+        offset = {k: v[..., 0] for k, v in folded.items()}
+        f = combine(basis, w.flatten(0, 1), offset)
+        r = sequential._residual(f, targets.detach().flatten(0, 1), mask.flatten(0, 1))
+        cost = 0.5 * r.pow(2).sum() + 0.5 * (1e-4 * w).pow(2).sum()
+        (g,) = torch.autograd.grad(cost, w)
+        return float(g.abs().max())
+
+    assert stationarity(b.weights, starts) < 1e-8
+    assert stationarity(b.weights, u0_init) > 1e-3  # not the parallel windows' problem
+    # gradients reach the network through the chain of solves
+    sequential.train()
+    loss = sequential(data["u0"]).loss.mean()
+    loss.backward()
+    grads = [p.grad for p in sequential.network.parameters()]
+    assert all(g is not None and bool(torch.isfinite(g).all()) for g in grads)
+
+
+def test_sequential_coupling_options() -> None:
+    with pytest.raises(ValueError, match="coupling"):
+        SorptionPIHC(coupling="chained", **SMALL)
+    with pytest.raises(ValueError, match="split='t'"):
+        SorptionPIHC(coupling="sequential", split="x", experts=4, **SMALL)
+    with pytest.raises(ValueError, match="expert_parallel"):
+        SorptionPIHC(coupling="sequential", expert_parallel=True, experts=4, **SMALL)
