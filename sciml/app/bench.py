@@ -52,6 +52,7 @@ TITLES = {
     "pihc_sorption": "Hard constraints: diffusion-sorption",
     "pihc_navier_stokes": "Hard constraints: Navier-Stokes",
     "pihc_fem": "Hard constraints: finite elements",
+    "pihc_parallel": "Hard constraints: experts on separate processes",
 }
 
 #: Markers of the generated block in ``benchmarks/README.md``.
