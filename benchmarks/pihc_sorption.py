@@ -5,7 +5,8 @@ functions on the space-time grid) is trained physics-only (no solution data; Ada
 gradient-norm clipping 1.0, as in the paper) in three modes: the soft constraint (the residual
 as the loss, fixed learned weights), one global hard constraint and a mixture of 4 experts,
 split in time (sciml's default; each expert starts from the network's particular solution on
-its first line) and, as the paper splits it, along ``x``. The relative L2 error is measured
+its first line), as the paper splits it along ``x``, and as time windows solved in sequence
+(each starting from the previous window's prediction). The relative L2 error is measured
 against our own finite-volume reference
 (:func:`sciml.data.generators.diffusion_sorption.generate_diffusion_sorption`, 512 cells,
 BDF2 with dt 0.25) on unseen GRF initial conditions. Time per training step (forward and
@@ -17,7 +18,8 @@ Targets (issue 10): MoE error <= global hard error <= soft error; MoE time per t
 number of points (here: at most 2x from 1k to 50k points).
 
 Run ``python benchmarks/pihc_sorption.py``; results go to
-``benchmarks/results/pihc_sorption.json`` (and a PNG); ``--markdown`` prints the tables.
+``benchmarks/results/pihc_sorption.json`` (and a PNG); ``--markdown`` prints the tables;
+``--only MODE`` retrains one mode and keeps the other rows of the results file.
 """
 
 from __future__ import annotations
