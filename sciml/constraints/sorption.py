@@ -399,9 +399,8 @@ class SorptionPIHC(nn.Module):
             u = u + grid["u"][:, 0]
         # the loss differentiates the assembled prediction, so that it sees the interfaces
         # between experts (each expert's own fields are smooth across them)
-        full = self._derivatives(u)
-        loss = self._grid_loss(full, u0)
-        return PIHCOutput(u=full["u"], loss=loss, weights=weights, constraint=result)
+        loss = self.physics_residual(u, u0).pow(2).sum(1)
+        return PIHCOutput(u=u, loss=loss, weights=weights, constraint=result)
 
     def _solve_in_sequence(
         self,
@@ -444,7 +443,31 @@ class SorptionPIHC(nn.Module):
             steps=torch.stack([r.steps for r in parts], 1),
         )
 
-    def _grid_loss(self, full: Mapping[str, Tensor], u0: Tensor) -> Tensor:
+    def physics_residual(self, u: Tensor, u0: Tensor) -> Tensor:
+        """Residual rows of the physics loss of grid values (the loss is their sum of squares).
+
+        The PDE at the interior nodes with ``t > 0`` (BDF2 in time, central in ``x``), both
+        boundary conditions at ``t > 0`` and the initial condition: ``nx * nt`` rows, as many
+        as grid values, weighted as in the constraint (``T`` on the PDE, ``boundary_weight``
+        on the conditions, each group divided by the square root of its size).
+
+        Parameters
+        ----------
+        u : torch.Tensor
+            ``(batch, nx, nt)`` values at the grid nodes.
+        u0 : torch.Tensor
+            ``(batch, nx)`` initial data.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(batch, nx * nt)``: interior rows, then left, right and initial rows.
+        """
+        if u.ndim != 3 or u.shape[1:] != (self.nx, self.nt):
+            raise ValueError(f"u must be (batch, {self.nx}, {self.nt}), got {tuple(u.shape)}")
+        if u0.shape != u.shape[:2]:
+            raise ValueError(f"u0 must be {tuple(u.shape[:2])}, got {tuple(u0.shape)}")
+        full = self._derivatives(u)
         inner = (slice(None), slice(1, -1), slice(1, None))
         fields = {
             "u": full["u"][inner].flatten(1),
@@ -455,15 +478,86 @@ class SorptionPIHC(nn.Module):
             "u_x_right": full["u_x"][:, -1, 1:],
             "u_init": full["u"][:, :, 0],
         }
-        r = diffusion_sorption_residual(
+        return diffusion_sorption_residual(
             fields,
-            u0,
+            u0.to(u.dtype),
             boundary_weight=self.boundary_weight,
             interior_weight=self.T,
             mean=True,
             **self.pde,
         )
-        return r.pow(2).sum(1)
+
+    @torch.no_grad()
+    def discrete_solution(self, u0: Tensor, *, tol: float = 1e-12, max_steps: int = 50) -> Tensor:
+        """The grid values whose physics loss is zero: the floor of any physics-only model.
+
+        :meth:`physics_residual` is a square system (an implicit BDF2 time-stepping scheme):
+        it is solved column by column in time with Newton's method. What a model trained on
+        the physics loss alone can at best predict is this solution, so its distance to a
+        reference solution is the discretisation error that no network removes.
+
+        Parameters
+        ----------
+        u0 : torch.Tensor
+            ``(batch, nx)`` initial data.
+        tol : float, default 1e-12
+            Newton stops when no value changes by more than ``tol``.
+        max_steps : int, default 50
+            Newton steps per time level.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(batch, nx, nt)`` float64.
+
+        Raises
+        ------
+        RuntimeError
+            If Newton does not reach ``tol`` at some time level.
+        """
+        if u0.ndim != 2 or u0.shape[1] != self.nx:
+            raise ValueError(f"u0 must be (batch, nx={self.nx}), got {tuple(u0.shape)}")
+        u0 = u0.to(torch.float64)
+        nx = self.nx
+        columns = [u0]
+
+        def rows(v: Tensor, previous: Tensor) -> Tensor:  # one sample, the newest time level
+            # (nx, 3): two levels back for BDF2; at the first level (implicit Euler) the
+            # new level is repeated to make three columns and the middle one is read
+            first = previous.shape[1] == 1
+            window = torch.cat([previous, *[v[:, None]] * (1 + int(first))], 1)
+            f = self._derivatives(window)
+            last = {name: f[name][..., 1 if first else -1] for name in f}
+            fields = {
+                "u": last["u"][1:-1],
+                "u_t": last["u_t"][1:-1],
+                "u_xx": last["u_xx"][1:-1],
+                "u_left": last["u"][:1],
+                "u_right": last["u"][-1:],
+                "u_x_right": last["u_x"][-1:],
+                "u_init": last["u"][:1],  # not a row of this time level
+            }
+            r = diffusion_sorption_residual(
+                {k: v_[None] for k, v_ in fields.items()}, fields["u_init"][None], **self.pde
+            )
+            return r[0, :nx]  # interior, left, right
+
+        jacobian = torch.func.vmap(torch.func.jacfwd(rows))
+        residual = torch.func.vmap(rows)
+        for j in range(1, self.nt):
+            previous = torch.stack(columns[max(0, j - 2) :], -1)  # (batch, nx, 1 or 2)
+            v = columns[-1].clone()
+            for _ in range(max_steps):
+                dv = torch.linalg.solve(jacobian(v, previous), residual(v, previous))
+                v = v - dv
+                if float(dv.abs().max()) <= tol:
+                    break
+            else:
+                raise RuntimeError(
+                    f"Newton did not reach {tol:g} at time level {j} in {max_steps} steps"
+                )
+            columns.append(v)
+        return torch.stack(columns, -1)
 
 
 def sorption_data(

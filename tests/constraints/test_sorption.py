@@ -186,3 +186,38 @@ def test_sequential_coupling_options() -> None:
         SorptionPIHC(coupling="sequential", split="x", experts=4, **SMALL)
     with pytest.raises(ValueError, match="expert_parallel"):
         SorptionPIHC(coupling="sequential", expert_parallel=True, experts=4, **SMALL)
+
+
+def test_physics_residual_is_the_loss_and_the_discrete_solution_zeroes_it(
+    data: dict[str, torch.Tensor],
+) -> None:
+    torch.manual_seed(0)
+    model = SorptionPIHC(mode="hard", experts=2, points=400, T=50.0, **SMALL).eval()
+    with torch.no_grad():
+        out = model(data["u0"])
+    rows = model.physics_residual(out.u, data["u0"])
+    assert rows.shape == (3, 33 * 17)
+    torch.testing.assert_close(rows.pow(2).sum(1), out.loss)
+    exact = model.discrete_solution(data["u0"])
+    assert exact.shape == (3, 33, 17)
+    torch.testing.assert_close(exact[:, :, 0], data["u0"])
+    assert float(model.physics_residual(exact, data["u0"]).pow(2).sum(1).max()) < 1e-20
+    # the scheme converges to the reference: error shrinks with the grid
+    ref = data["u"]
+    err = float(((exact - ref).flatten(1).norm(dim=1) / ref.flatten(1).norm(dim=1)).mean())
+    model_loss = float(model.physics_residual(ref, data["u0"]).pow(2).sum(1).mean())
+    assert err < 0.05 and model_loss > 1e-6  # the reference is not the grid's solution
+    errors = []
+    for nx, nt in ((17, 9), (33, 17), (65, 33)):  # one fine reference, three grids
+        grid_model = SorptionPIHC(mode="soft", experts=1, nx=nx, nt=nt, T=50.0, n_basis=2,
+                                  width=4, layers=1, fno_modes=(2, 2))  # fmt: skip
+        ds = sorption_data(2, nx=nx, nt=nt, T=50.0, seed=5, cells=256)
+        u0 = torch.stack([ds[i]["u0"] for i in range(2)])
+        ref = torch.stack([ds[i]["u"] for i in range(2)])
+        u = grid_model.discrete_solution(u0)
+        errors.append(float(((u - ref).flatten(1).norm(dim=1) / ref.flatten(1).norm(dim=1)).mean()))
+    assert errors[0] > errors[1] > errors[2]
+    with pytest.raises(ValueError, match="u must be"):
+        model.physics_residual(out.u[:, :-1], data["u0"])
+    with pytest.raises(ValueError, match="u0 must be"):
+        model.discrete_solution(data["u0"][:, :-1])
