@@ -39,6 +39,7 @@ from _pihc import batch_of, options, step_seconds, three_way_targets, train_row 
 
 from sciml.constraints import HardConstraintWarning  # noqa: E402
 from sciml.constraints.sorption import SorptionPIHC, sorption_data  # noqa: E402
+from sciml.constraints.training import physics_metrics  # noqa: E402
 
 MODES = {
     "soft": ("soft", 1, "t", "parallel"),
@@ -75,13 +76,53 @@ def make_model(
     )
 
 
-def train(name: str, cfg: dict[str, Any], train_ds: Any, test_ds: Any) -> dict[str, Any]:
-    """Train one mode; final test error, failures and time per step."""
+def train(
+    name: str, cfg: dict[str, Any], train_ds: Any, test_ds: Any
+) -> tuple[dict[str, Any], SorptionPIHC]:
+    """Train one mode; final test error, failures and time per step, and the model."""
     mode, experts, split, coupling = MODES[name]
     torch.manual_seed(cfg["seed"])
     model = make_model(mode, experts, cfg, cfg["points"], split, coupling)
     row = train_row(model, name, cfg, train_ds, test_ds)
-    return {**row, "mode": mode, "experts": experts, "split": split, "coupling": coupling}
+    return {**row, "mode": mode, "experts": experts, "split": split, "coupling": coupling}, model
+
+
+def baselines(cfg: dict[str, Any], test_ds: Any) -> list[dict[str, Any]]:
+    """The reference and the exact solution of the grid loss: error floor of physics-only."""
+    model = make_model("soft", 1, cfg, cfg["points"])
+    batch = batch_of(test_ds, len(test_ds))
+    u0, ref = batch["u0"].double(), batch["u"].double()
+    exact = model.discrete_solution(u0)
+
+    def row(name: str, u: torch.Tensor) -> dict[str, Any]:
+        err = ((u - ref).flatten(1).norm(dim=1) / ref.flatten(1).norm(dim=1)).mean()
+        loss = model.physics_residual(u, u0).pow(2).sum(1).mean()
+        return {"case": "baseline", "model": name, "rel_l2": float(err), "test_loss": float(loss)}
+
+    return [
+        row("reference solution (no network)", ref),
+        row("exact solution of the grid loss (no network)", exact),
+    ]
+
+
+def same_basis(cfg: dict[str, Any], trained: SorptionPIHC, test_ds: Any) -> list[dict[str, Any]]:
+    """The global constraint's trained network under every expert constraint (no training).
+
+    Separates the constraint from the training: with the same basis, what does each way of
+    splitting the domain make of it?
+    """
+    batch = batch_of(test_ds, len(test_ds))
+    rows = []
+    for name, (mode, experts, split, coupling) in MODES.items():
+        if mode != "hard":
+            continue
+        model = make_model(mode, experts, cfg, cfg["points"], split, coupling)
+        model.network.load_state_dict(trained.network.state_dict())
+        model.eval()
+        with torch.no_grad():
+            metrics = physics_metrics(model, batch)
+        rows.append({"case": "same basis", "model": name, **metrics})
+    return rows
 
 
 def scaling(cfg: dict[str, Any], test_ds: Any) -> list[dict[str, Any]]:
@@ -161,15 +202,35 @@ def render_markdown(data: dict[str, Any]) -> str:
         "(20k points) | LM steps | inference s | training s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
-        if r["case"] != "three-way":
-            continue
+    order = list(MODES)
+    three = sorted(
+        (r for r in rows if r["case"] == "three-way"),
+        key=lambda r: order.index(r["model"]) if r["model"] in order else len(order),
+    )
+    for r in three:
         lines.append(
             f"| {r['model']} | {r['rel_l2']:.4f} | {r['test_loss']:.3g} | "
             f"{100 * r['failures']:.0f}% | {r['train_step_s_20k']:.2f} | "
             f"{fmt(r['lm_steps_20k'], '.1f')} | {r['inference_s_20k']:.3f} | "
             f"{r['train_seconds']:.0f} |"
         )
+    for r in rows:
+        if r["case"] == "baseline":
+            lines.append(f"| {r['model']} | {r['rel_l2']:.4f} | {r['test_loss']:.3g} | | | | | |")
+    same = [r for r in rows if r["case"] == "same basis"]
+    if same:
+        lines += [
+            "",
+            "The global hard constraint's trained network under each constraint (no training):",
+            "",
+            "| constraint | rel. L2 error | test physics loss | unconverged solves |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['model']} | {r['rel_l2']:.4f} | {r['test_loss']:.3g} | "
+            f"{100 * r['failures']:.0f}% |"
+            for r in same
+        ]
     lines += [
         "",
         "| experts | residual points | train step s | LM steps | inference s |",
@@ -263,10 +324,13 @@ def main() -> int:
         )
     train_ds = sorption_data(cfg["train_samples"], nx=cfg["nx"], nt=cfg["nt"], seed=1)
     test_ds = sorption_data(cfg["test_samples"], nx=cfg["nx"], nt=cfg["nt"], seed=2)
-    if args.only:  # retrain some modes, keep every other row of the results file
-        rows = merge_rows(args.out, [train(name, cfg, train_ds, test_ds) for name in args.only])
+    trained = {name: train(name, cfg, train_ds, test_ds) for name in args.only or MODES}
+    rows = [row for row, _ in trained.values()] + baselines(cfg, test_ds)
+    if "global hard" in trained:
+        rows += same_basis(cfg, trained["global hard"][1], test_ds)
+    if args.only:  # keep every other row of the results file
+        rows = merge_rows(args.out, rows)
     else:
-        rows = [train(name, cfg, train_ds, test_ds) for name in MODES]
         rows += scaling(cfg, test_ds)
     data = results_document("pihc_sorption", cfg, rows, compute_targets(rows))
     write_json(data, args.out)
