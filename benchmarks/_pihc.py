@@ -16,6 +16,30 @@ from torch import nn
 from sciml.constraints.training import physics_metrics, physics_step
 from sciml.train import TrainConfig, Trainer
 
+#: the network and constraint of ``pihc_sorption.py`` (and of its timing in ``pihc_parallel.py``)
+SORPTION_MODEL: dict[str, Any] = {
+    "nx": 65,
+    "nt": 41,
+    "boundary_weight": 10.0,
+    "n_basis": 16,
+    "width": 16,
+    "layers": 3,
+    "fno_modes": [12, 12],
+    "points": 20000,
+}
+#: the network and constraint of ``pihc_navier_stokes.py`` (and ``pihc_parallel.py``)
+NAVIER_STOKES_MODEL: dict[str, Any] = {
+    "n": 64,
+    "nt": 11,
+    "T": 0.1,
+    "nu": 1e-4,
+    "n_basis": 16,
+    "width": 16,
+    "layers": 3,
+    "fno_modes": [4, 12, 12],
+    "points": 20000,
+}
+
 
 def batch_of(ds: Any, n: int) -> dict[str, torch.Tensor]:
     """The first ``n`` items of a dataset as one batch."""

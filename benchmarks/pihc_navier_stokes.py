@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import fmt, results_document, targets_table, write_json  # noqa: E402
-from _pihc import options, three_way_targets, train_row  # noqa: E402
+from _pihc import NAVIER_STOKES_MODEL, options, three_way_targets, train_row  # noqa: E402
 
 from sciml.constraints import HardConstraintWarning  # noqa: E402
 from sciml.constraints.problems import VORTICITY_FIELDS, vorticity_residual  # noqa: E402
@@ -149,15 +149,7 @@ def main() -> int:
     warnings.simplefilter("ignore", HardConstraintWarning)
     cfg: dict[str, Any] = {
         "description": __doc__.split("\n\n", 2)[1],
-        "n": 64,
-        "nt": 11,
-        "T": 0.1,
-        "nu": 1e-4,
-        "n_basis": 16,
-        "width": 16,
-        "layers": 3,
-        "fno_modes": [4, 12, 12],
-        "points": 20000,
+        **NAVIER_STOKES_MODEL,
         "batch_size": 2,
         "train_samples": 128,
         "test_samples": 8,

@@ -39,33 +39,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import results_document, targets_table, write_json  # noqa: E402
+from _pihc import NAVIER_STOKES_MODEL, SORPTION_MODEL  # noqa: E402
 
 WORKER = HERE / "_pihc_parallel_worker.py"
 
-SORPTION = {
-    "nx": 65,
-    "nt": 41,
-    "n_basis": 16,
-    "width": 16,
-    "layers": 3,
-    "fno_modes": [12, 12],
-    "boundary_weight": 10.0,
-    "points": 20000,
-    "split": "t",
-    "on_failure": "ignore",
-}
-NAVIER_STOKES = {
-    "n": 64,
-    "nt": 11,
-    "T": 0.1,
-    "nu": 1e-4,
-    "n_basis": 16,
-    "width": 16,
-    "layers": 3,
-    "fno_modes": [4, 12, 12],
-    "points": 20000,
-    "on_failure": "ignore",
-}
+SORPTION = {**SORPTION_MODEL, "split": "t", "on_failure": "ignore"}
+NAVIER_STOKES = {**NAVIER_STOKES_MODEL, "on_failure": "ignore"}
 
 
 def cases(processes: int) -> list[tuple[str, int, int, str]]:

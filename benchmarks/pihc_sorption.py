@@ -35,7 +35,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import fmt, merge_rows, results_document, targets_table, write_json  # noqa: E402
-from _pihc import batch_of, options, step_seconds, three_way_targets, train_row  # noqa: E402
+from _pihc import (  # noqa: E402
+    SORPTION_MODEL,
+    batch_of,
+    options,
+    step_seconds,
+    three_way_targets,
+    train_row,
+)
 
 from sciml.constraints import HardConstraintWarning  # noqa: E402
 from sciml.constraints.sorption import SorptionPIHC, sorption_data  # noqa: E402
@@ -293,15 +300,8 @@ def main() -> int:
     warnings.simplefilter("ignore", HardConstraintWarning)
     cfg: dict[str, Any] = {
         "description": __doc__.split("\n\n", 2)[1],
-        "nx": 65,
-        "nt": 41,
-        "boundary_weight": 10.0,
+        **SORPTION_MODEL,
         "T": 500.0,
-        "n_basis": 16,
-        "width": 16,
-        "layers": 3,
-        "fno_modes": [12, 12],
-        "points": 20000,
         "batch_size": 4,
         "train_samples": 32,
         "test_samples": 16,
