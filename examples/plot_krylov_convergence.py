@@ -54,7 +54,7 @@ for n in sizes:
     bn = torch.ones(n * n, dtype=torch.float64)
     plain.append(int(cg(An, bn, rtol=1e-8).iterations))
     multigrid.append(int(cg(An, bn, rtol=1e-8, M=amg(An)).iterations))
-    print(f"n = {n * n:>6}: CG {plain[-1]:>4} iterations, AMG-PCG {multigrid[-1]:>2} iterations")
+    print(f"n = {n * n:>9,}: CG {plain[-1]:>4} iterations, AMG-PCG {multigrid[-1]:>2} iterations")
 
 fig, ax = plt.subplots(figsize=(6, 4))
 unknowns = [n * n for n in sizes]
