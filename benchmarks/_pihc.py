@@ -178,6 +178,25 @@ def train_row(
     return row
 
 
+def same_basis_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines of the ``"same basis"`` rows (none if there are none)."""
+    same = [r for r in rows if r["case"] == "same basis"]
+    if not same:
+        return []
+    return [
+        "",
+        "The global hard constraint's trained network under each constraint (no training):",
+        "",
+        "| constraint | rel. L2 error | test physics loss | unconverged solves |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {r['model']} | {r['rel_l2']:.4f} | {r['test_loss']:.3g} | "
+            f"{100 * r['failures']:.0f}% |"
+            for r in same
+        ),
+    ]
+
+
 def three_way_targets(soft: dict, hard: dict, moe: dict) -> list[dict[str, Any]]:
     """The issue's error and step-time targets from the soft / global / MoE rows."""
     ratio = moe["train_step_s_20k"] / hard["train_step_s_20k"]

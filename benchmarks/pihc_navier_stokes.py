@@ -31,7 +31,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import fmt, merge_rows, results_document, targets_table, write_json  # noqa: E402
-from _pihc import NAVIER_STOKES_MODEL, options, three_way_targets, train_row  # noqa: E402
+from _pihc import (  # noqa: E402
+    NAVIER_STOKES_MODEL,
+    options,
+    same_basis_table,
+    three_way_targets,
+    train_row,
+)
 
 from sciml.constraints import HardConstraintWarning  # noqa: E402
 from sciml.constraints.problems import VORTICITY_FIELDS, vorticity_residual  # noqa: E402
@@ -129,20 +135,7 @@ def render_markdown(data: dict[str, Any]) -> str:
                 f"| {r['model']} (no training) | {r['rel_l2']:.4f} | {r['test_loss']:.3g} "
                 "| | | | | |"
             )
-    same = [r for r in data["results"] if r["case"] == "same basis"]
-    if same:
-        lines += [
-            "",
-            "The global hard constraint's trained network under each constraint (no training):",
-            "",
-            "| constraint | rel. L2 error | test physics loss | unconverged solves |",
-            "|---|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {r['model']} | {r['rel_l2']:.4f} | {r['test_loss']:.3g} | "
-            f"{100 * r['failures']:.0f}% |"
-            for r in same
-        ]
+    lines += same_basis_table(data["results"])
     lines += ["", *targets_table(data["targets"])]
     return "\n".join(lines)
 

@@ -39,6 +39,7 @@ from _pihc import (  # noqa: E402
     SORPTION_MODEL,
     batch_of,
     options,
+    same_basis_table,
     step_seconds,
     three_way_targets,
     train_row,
@@ -224,20 +225,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     for r in rows:
         if r["case"] == "baseline":
             lines.append(f"| {r['model']} | {r['rel_l2']:.4f} | {r['test_loss']:.3g} | | | | | |")
-    same = [r for r in rows if r["case"] == "same basis"]
-    if same:
-        lines += [
-            "",
-            "The global hard constraint's trained network under each constraint (no training):",
-            "",
-            "| constraint | rel. L2 error | test physics loss | unconverged solves |",
-            "|---|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {r['model']} | {r['rel_l2']:.4f} | {r['test_loss']:.3g} | "
-            f"{100 * r['failures']:.0f}% |"
-            for r in same
-        ]
+    lines += same_basis_table(rows)
     lines += [
         "",
         "| experts | residual points | train step s | LM steps | inference s |",
