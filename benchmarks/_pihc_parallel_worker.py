@@ -62,15 +62,12 @@ def main() -> None:
         out = model(u0)
         loss = out.loss.sum() / case["batch"]  # this process's share of the batch mean
         loss.backward()
-        if scheme == "data" and size > 1:
-            for p in model.parameters():
+        if size > 1:  # batch split: sum the shares; experts split: every process holds
+            for p in model.parameters():  # the whole loss, so average
                 if p.grad is not None:
                     dist.all_reduce(p.grad)
-        elif size > 1:  # expert-parallel: every process holds the whole loss; average
-            for p in model.parameters():
-                if p.grad is not None:
-                    dist.all_reduce(p.grad)
-                    p.grad /= size
+                    if scheme == "experts":
+                        p.grad /= size
         dist.barrier()
         elapsed = time.perf_counter() - start
         total = loss.detach().clone()

@@ -91,7 +91,8 @@ class SorptionPIHC(nn.Module):
         on their first line (all experts solved together, as one batch or on separate
         processes); ``"sequential"`` from the constrained prediction of the previous expert
         on that line (time windows solved one after another, each on its own residual
-        points; the pieces join exactly, but the experts cannot run in parallel).
+        points; each window's initial rows fit its predecessor's last line in the
+        least-squares sense, and the experts cannot run in parallel).
     particular : bool, default True
         The network returns one more function ``b_0`` and ``u = b_0 + sum_i w_i b_i`` (the
         ``offset`` of :class:`~sciml.constraints.HardConstraint`). Without it, an expert whose
@@ -467,25 +468,31 @@ class SorptionPIHC(nn.Module):
             raise ValueError(f"u must be (batch, {self.nx}, {self.nt}), got {tuple(u.shape)}")
         if u0.shape != u.shape[:2]:
             raise ValueError(f"u0 must be {tuple(u.shape[:2])}, got {tuple(u0.shape)}")
-        full = self._derivatives(u)
-        inner = (slice(None), slice(1, -1), slice(1, None))
-        fields = {
-            "u": full["u"][inner].flatten(1),
-            "u_t": full["u_t"][inner].flatten(1),
-            "u_xx": full["u_xx"][inner].flatten(1),
-            "u_left": full["u"][:, 0, 1:],
-            "u_right": full["u"][:, -1, 1:],
-            "u_x_right": full["u_x"][:, -1, 1:],
-            "u_init": full["u"][:, :, 0],
-        }
         return diffusion_sorption_residual(
-            fields,
+            self._loss_fields(self._derivatives(u), slice(1, None)),
             u0.to(u.dtype),
             boundary_weight=self.boundary_weight,
             interior_weight=self.T,
             mean=True,
             **self.pde,
         )
+
+    @staticmethod
+    def _loss_fields(full: Mapping[str, Tensor], columns: slice) -> dict[str, Tensor]:
+        """The :data:`DIFFUSION_SORPTION_FIELDS` of the loss at the time ``columns`` of a grid.
+
+        ``full`` holds ``(..., nx, nt)`` grid derivatives; the PDE rows are the interior nodes
+        and the boundary rows the end nodes of those columns; the initial rows are column 0.
+        """
+        return {
+            "u": full["u"][..., 1:-1, columns].flatten(-2),
+            "u_t": full["u_t"][..., 1:-1, columns].flatten(-2),
+            "u_xx": full["u_xx"][..., 1:-1, columns].flatten(-2),
+            "u_left": full["u"][..., 0, columns],
+            "u_right": full["u"][..., -1, columns],
+            "u_x_right": full["u_x"][..., -1, columns],
+            "u_init": full["u"][..., :, 0],
+        }
 
     @torch.no_grad()
     def discrete_solution(self, u0: Tensor, *, tol: float = 1e-12, max_steps: int = 50) -> Tensor:
@@ -526,19 +533,11 @@ class SorptionPIHC(nn.Module):
             # new level is repeated to make three columns and the middle one is read
             first = previous.shape[1] == 1
             window = torch.cat([previous, *[v[:, None]] * (1 + int(first))], 1)
-            f = self._derivatives(window)
-            last = {name: f[name][..., 1 if first else -1] for name in f}
-            fields = {
-                "u": last["u"][1:-1],
-                "u_t": last["u_t"][1:-1],
-                "u_xx": last["u_xx"][1:-1],
-                "u_left": last["u"][:1],
-                "u_right": last["u"][-1:],
-                "u_x_right": last["u_x"][-1:],
-                "u_init": last["u"][:1],  # not a row of this time level
-            }
+            new = 1 if first else 2
+            fields = self._loss_fields(self._derivatives(window), slice(new, new + 1))
+            # the initial rows are not rows of this time level: fitted to themselves (zero)
             r = diffusion_sorption_residual(
-                {k: v_[None] for k, v_ in fields.items()}, fields["u_init"][None], **self.pde
+                {k: f[None] for k, f in fields.items()}, fields["u_init"][None], **self.pde
             )
             return r[0, :nx]  # interior, left, right
 
