@@ -178,6 +178,23 @@ def train_row(
     return row
 
 
+def same_basis_rows(
+    trained: nn.Module, models: dict[str, nn.Module], batch: dict[str, torch.Tensor]
+) -> list[dict[str, Any]]:
+    """``trained``'s network put into each of ``models`` and evaluated (no training).
+
+    Separates the constraint from the training: with the same basis, what does each way of
+    splitting the domain make of it? Rows ``{"case": "same basis", "model": name, metrics}``.
+    """
+    rows = []
+    for name, model in models.items():
+        model.network.load_state_dict(trained.network.state_dict())
+        model.eval()
+        with torch.no_grad():
+            rows.append({"case": "same basis", "model": name, **physics_metrics(model, batch)})
+    return rows
+
+
 def same_basis_table(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown lines of the ``"same basis"`` rows (none if there are none)."""
     same = [r for r in rows if r["case"] == "same basis"]

@@ -33,7 +33,9 @@ sys.path.insert(0, str(HERE))
 from _common import fmt, merge_rows, results_document, targets_table, write_json  # noqa: E402
 from _pihc import (  # noqa: E402
     NAVIER_STOKES_MODEL,
+    batch_of,
     options,
+    same_basis_rows,
     same_basis_table,
     three_way_targets,
     train_row,
@@ -41,7 +43,6 @@ from _pihc import (  # noqa: E402
 
 from sciml.constraints import HardConstraintWarning  # noqa: E402
 from sciml.constraints.problems import VORTICITY_FIELDS, vorticity_residual  # noqa: E402
-from sciml.constraints.training import physics_metrics  # noqa: E402
 from sciml.constraints.vorticity import VorticityPIHC, vorticity_data  # noqa: E402
 
 MODES = {
@@ -101,18 +102,13 @@ def ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def same_basis(cfg: dict[str, Any], trained: VorticityPIHC, test_ds: Any) -> list[dict[str, Any]]:
-    """The global constraint's trained network under the experts' constraint (no training)."""
-    batch = {k: torch.stack([test_ds[i][k] for i in range(len(test_ds))]) for k in ("u0", "u")}
-    rows = []
-    for name, (mode, splits) in MODES.items():
-        if mode != "hard":
-            continue
-        model = make_model(mode, splits, cfg)
-        model.network.load_state_dict(trained.network.state_dict())
-        model.eval()
-        with torch.no_grad():
-            rows.append({"case": "same basis", "model": name, **physics_metrics(model, batch)})
-    return rows
+    """The global constraint's trained network under every hard constraint (no training)."""
+    models = {
+        name: make_model(mode, splits, cfg)
+        for name, (mode, splits) in MODES.items()
+        if mode == "hard"
+    }
+    return same_basis_rows(trained, models, batch_of(test_ds, len(test_ds)))
 
 
 def render_markdown(data: dict[str, Any]) -> str:

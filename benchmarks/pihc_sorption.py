@@ -39,6 +39,7 @@ from _pihc import (  # noqa: E402
     SORPTION_MODEL,
     batch_of,
     options,
+    same_basis_rows,
     same_basis_table,
     step_seconds,
     three_way_targets,
@@ -47,7 +48,6 @@ from _pihc import (  # noqa: E402
 
 from sciml.constraints import HardConstraintWarning  # noqa: E402
 from sciml.constraints.sorption import SorptionPIHC, sorption_data  # noqa: E402
-from sciml.constraints.training import physics_metrics  # noqa: E402
 
 MODES = {
     "soft": ("soft", 1, "t", "parallel"),
@@ -114,23 +114,13 @@ def baselines(cfg: dict[str, Any], test_ds: Any) -> list[dict[str, Any]]:
 
 
 def same_basis(cfg: dict[str, Any], trained: SorptionPIHC, test_ds: Any) -> list[dict[str, Any]]:
-    """The global constraint's trained network under every expert constraint (no training).
-
-    Separates the constraint from the training: with the same basis, what does each way of
-    splitting the domain make of it?
-    """
-    batch = batch_of(test_ds, len(test_ds))
-    rows = []
-    for name, (mode, experts, split, coupling) in MODES.items():
-        if mode != "hard":
-            continue
-        model = make_model(mode, experts, cfg, cfg["points"], split, coupling)
-        model.network.load_state_dict(trained.network.state_dict())
-        model.eval()
-        with torch.no_grad():
-            metrics = physics_metrics(model, batch)
-        rows.append({"case": "same basis", "model": name, **metrics})
-    return rows
+    """The global constraint's trained network under every hard constraint (no training)."""
+    models = {
+        name: make_model(mode, experts, cfg, cfg["points"], split, coupling)
+        for name, (mode, experts, split, coupling) in MODES.items()
+        if mode == "hard"
+    }
+    return same_basis_rows(trained, models, batch_of(test_ds, len(test_ds)))
 
 
 def scaling(cfg: dict[str, Any], test_ds: Any) -> list[dict[str, Any]]:
