@@ -7,12 +7,13 @@ or networks. The main pieces:
 * :class:`LinearOperator` -- the protocol every solver accepts for ``A`` and ``M``.
 * :func:`cg`, :func:`minres`, :func:`gmres`, :func:`fcg` -- batched Krylov solvers with a
   SciPy-compatible call, returning a :class:`Solution`.
-* :func:`jacobi`, :func:`amg` -- preconditioners.
+* :func:`jacobi`, :func:`amg` -- preconditioners; :func:`coarse_correction` -- an exact
+  Galerkin coarse-space correction (e.g. on :func:`grid_prolongation`'s coarse grid).
 * :func:`petsc_solve` -- PETSc's KSP/PC (ICC, GAMG, ...) on the same matrices and result type.
 * :func:`solve` -- a linear solve with gradients by the adjoint method.
 """
 
-from sciml.linalg.gallery import grid_faces, poisson2d, poisson_grid
+from sciml.linalg.gallery import grid_faces, grid_prolongation, poisson2d, poisson_grid
 from sciml.linalg.krylov import cg, conjugate_directions, fcg, gmres, minres
 from sciml.linalg.lanczos import RitzPairs, lanczos
 from sciml.linalg.operator import (
@@ -24,7 +25,15 @@ from sciml.linalg.operator import (
     as_operator,
 )
 from sciml.linalg.petsc import TorchPC, petsc_solve, to_petsc
-from sciml.linalg.precond import AMGLevel, AMGPreconditioner, JacobiPreconditioner, amg, jacobi
+from sciml.linalg.precond import (
+    AMGLevel,
+    AMGPreconditioner,
+    CoarseCorrection,
+    JacobiPreconditioner,
+    amg,
+    coarse_correction,
+    jacobi,
+)
 from sciml.linalg.solution import ConvergenceError, Reason, Solution
 from sciml.linalg.solve import solve
 from sciml.linalg.sparse import SparseMatrix
@@ -32,6 +41,7 @@ from sciml.linalg.sparse import SparseMatrix
 __all__ = [
     "AMGLevel",
     "AMGPreconditioner",
+    "CoarseCorrection",
     "ConvergenceError",
     "DenseOperator",
     "DiagonalOperator",
@@ -47,10 +57,12 @@ __all__ = [
     "amg",
     "as_operator",
     "cg",
+    "coarse_correction",
     "conjugate_directions",
     "fcg",
     "gmres",
     "grid_faces",
+    "grid_prolongation",
     "jacobi",
     "lanczos",
     "minres",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,7 +12,7 @@ from scipy.sparse.csgraph import connected_components
 
 from sciml.linalg.sparse import SparseMatrix
 
-__all__ = ["grid_faces", "poisson2d", "poisson_grid"]
+__all__ = ["grid_faces", "grid_prolongation", "poisson2d", "poisson_grid"]
 
 
 def poisson2d(
@@ -170,3 +171,103 @@ def poisson_grid(
             "pure Neumann, so the matrix is singular; mark them solid or open more faces"
         )
     return SparseMatrix.from_scipy(A, device=device, dtype=dtype)
+
+
+def _linear_interpolation(coarse: int, fine: int) -> sp.csr_matrix:
+    """``(fine, coarse)`` 1-D linear interpolation of cell values, as ``torch.nn.functional.
+    interpolate(..., mode="linear", align_corners=False, size=fine)`` computes it."""
+    src = np.maximum((np.arange(fine) + 0.5) * (coarse / fine) - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), coarse - 1)
+    i1 = np.minimum(i0 + 1, coarse - 1)
+    w1 = src - i0
+    rows = np.arange(fine)
+    data = np.concatenate([1.0 - w1, w1])
+    out = sp.csr_matrix(
+        (data, (np.concatenate([rows, rows]), np.concatenate([i0, i1]))), shape=(fine, coarse)
+    )
+    out.sum_duplicates()
+    out.eliminate_zeros()
+    return out
+
+
+def grid_prolongation(
+    shape: Sequence[int],
+    factor: int,
+    *,
+    fluid: np.ndarray | None = None,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+) -> SparseMatrix:
+    """(Bi/tri)linear interpolation from a coarse cell grid onto a fine one, as a matrix.
+
+    The coarse grid halves the fine one ``log2(factor)`` times (``s -> ceil(s / 2)`` per axis,
+    the sizes of 2x average pooling with zero padding), and the interpolation is applied level
+    by level, each step the cell-centred linear interpolation of
+    ``torch.nn.functional.interpolate(..., align_corners=False)``; the result is the tensor
+    (Kronecker) product of the per-axis matrices. With a ``fluid`` mask only the rows of fluid
+    cells are kept (unknowns in C order, as in :func:`poisson_grid`) and coarse cells that
+    reach no fluid cell are dropped -- the coarse space of :func:`coarse_correction`. Coarse
+    cells behind a wall may still reach the fluid only through the small far-side weights of
+    the interpolation, and two of them can then have (nearly) dependent columns;
+    :func:`coarse_correction` allows for that.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Fine cells per axis (1-3 axes).
+    factor : int
+        Coarsening per axis, a power of two >= 2.
+    fluid : numpy.ndarray of bool, optional
+        Mask of the fine grid (its shape must be ``shape``); default: every cell.
+    dtype : torch.dtype, default torch.float64
+    device : torch.device or str, default "cpu"
+
+    Returns
+    -------
+    SparseMatrix
+        ``(fine unknowns, coarse cells kept)``; without a mask every row sums to 1 (linear
+        interpolation reproduces constants).
+
+    Raises
+    ------
+    ValueError
+        If ``factor`` is not a power of two >= 2, the coarse grid would have fewer than 2 cells
+        along an axis, or the mask does not match ``shape`` or has no fluid cell.
+
+    Examples
+    --------
+    >>> P = grid_prolongation((8, 6), 2)
+    >>> P.shape
+    (48, 12)
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) not in (1, 2, 3):
+        raise ValueError(f"shape must have 1, 2 or 3 axes, got {shape}")
+    factor = int(factor)
+    if factor < 2 or factor & (factor - 1):
+        raise ValueError(f"factor must be a power of two >= 2, got {factor}")
+    halvings = factor.bit_length() - 1
+    P: sp.csr_matrix | None = None
+    for s in shape:
+        sizes = [s]
+        for _ in range(halvings):
+            sizes.append((sizes[-1] + 1) // 2)
+        if sizes[-1] < 2:
+            raise ValueError(
+                f"a {factor}x coarser grid of {shape} has {sizes[-1]} cell(s) along an axis; "
+                "use a smaller factor"
+            )
+        axis = sp.identity(s, format="csr")
+        for fine, coarse in itertools.pairwise(sizes):
+            axis = axis @ _linear_interpolation(coarse, fine)
+        P = axis if P is None else sp.kron(P, axis, format="csr")
+    assert P is not None
+    if fluid is not None:
+        fluid = np.asarray(fluid, dtype=bool)
+        if fluid.shape != shape:
+            raise ValueError(f"the mask has shape {fluid.shape}, expected {shape}")
+        if not fluid.any():
+            raise ValueError("the mask has no fluid cell")
+        P = P[fluid.ravel()]
+        P = P[:, np.flatnonzero(np.diff(P.tocsc().indptr) > 0)]
+    return SparseMatrix.from_scipy(P, device=device, dtype=dtype)

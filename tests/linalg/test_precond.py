@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyamg
 import pytest
 import scipy.sparse as sp
@@ -64,7 +65,7 @@ def test_amg_cycle_is_symmetric_positive_definite(dtype: torch.dtype) -> None:
     V = torch.randn(576, 5, generator=gen, dtype=dtype)
     uMv = (U * (M @ V)).sum(0)
     vMu = (V * (M @ U)).sum(0)
-    tol = 1e-10 if dtype == torch.float64 else 1e-4
+    tol = 1e-8 if dtype == torch.float64 else 1e-4  # the shift: 1e-10 x the coarse condition
     assert torch.allclose(uMv, vMu, rtol=tol, atol=tol * uMv.abs().max())
     assert bool(((U * (M @ U)).sum(0) > 0).all())
     # vector and block applications agree
@@ -121,3 +122,106 @@ def test_amg_is_reproducible_and_leaves_numpy_rng_alone() -> None:
     assert np.array_equal(np.random.get_state()[1], before)  # noqa: NPY002
     x2 = cg(S, b, rtol=1e-10, M=amg(S)).x
     assert torch.equal(x1, x2)
+
+
+@pytest.mark.parametrize("shape", [(16, 12), (13, 7), (9, 6, 11), (10,)])
+def test_grid_prolongation_is_torch_interpolation(shape: tuple[int, ...]) -> None:
+    import torch.nn.functional as F
+
+    from sciml.linalg import grid_prolongation
+
+    P = grid_prolongation(shape, 4)
+    sizes = [shape]
+    for _ in range(2):
+        sizes.append(tuple((s + 1) // 2 for s in sizes[-1]))
+    coarse = torch.randn(
+        1, 1, *sizes[-1], dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[len(shape)]
+    fine = coarse
+    for size in reversed(sizes[:-1]):
+        fine = F.interpolate(fine, size=size, mode=mode, align_corners=False)
+    assert P.shape == (int(np.prod(shape)), int(np.prod(sizes[-1])))
+    torch.testing.assert_close(P @ coarse.flatten(), fine.flatten())
+    torch.testing.assert_close(
+        P @ torch.ones(P.shape[1], dtype=P.dtype), torch.ones(P.shape[0], dtype=P.dtype)
+    )
+
+
+def test_grid_prolongation_on_fluid_cells_and_bad_input() -> None:
+    from sciml.linalg import grid_prolongation
+
+    fluid = np.ones((16, 16), dtype=bool)
+    fluid[:8, :8] = False  # a solid quarter: the coarse cells there reach no fluid cell
+    P = grid_prolongation((16, 16), 4, fluid=fluid)
+    full = grid_prolongation((16, 16), 4).to_scipy()[fluid.ravel()]
+    assert P.shape[0] == int(fluid.sum()) and P.shape[1] < 16
+    assert (np.diff(P.to_scipy().tocsc().indptr) > 0).all()  # no empty column
+    kept = np.flatnonzero(np.diff(full.tocsc().indptr) > 0)
+    assert abs(P.to_scipy() - full[:, kept]).max() == 0
+    with pytest.raises(ValueError, match="power of two"):
+        grid_prolongation((16, 16), 3)
+    with pytest.raises(ValueError, match="smaller factor"):
+        grid_prolongation((16, 16), 16)
+    with pytest.raises(ValueError, match="mask has shape"):
+        grid_prolongation((16, 16), 2, fluid=np.ones((8, 8), dtype=bool))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_coarse_correction_is_the_galerkin_projection(dtype: torch.dtype) -> None:
+    from sciml.linalg import coarse_correction, grid_prolongation
+
+    A = poisson2d(24).to(dtype=dtype)
+    P = grid_prolongation((24, 24), 4, dtype=dtype)
+    C = coarse_correction(A, P)
+    assert C.shape == (576, 576) and C.dtype == dtype and C.coarse_size == 36
+    r = rhs(576, seed=1).to(dtype)
+    e = C @ r
+    Ad, Pd = A.to_dense().double(), P.to_dense().double()
+    expected = Pd @ torch.linalg.solve(Pd.T @ Ad @ Pd, Pd.T @ r.double())
+    tol = 1e-8 if dtype == torch.float64 else 1e-4  # the shift: 1e-10 x the coarse condition
+    assert torch.linalg.vector_norm(e.double() - expected) <= tol * torch.linalg.vector_norm(
+        expected
+    )
+    # C A is the A-orthogonal projection onto span(P): applying it twice changes nothing
+    twice = C @ (A @ e)
+    assert torch.linalg.vector_norm(twice - e) <= tol * torch.linalg.vector_norm(e)
+    block = C @ torch.stack([r, 2 * r], 1)
+    torch.testing.assert_close(block[:, 1], 2 * e)
+    # dependent columns (a column repeated, one scaled) span the same space: same correction
+    P_sp = P.to_scipy()
+    dependent = coarse_correction(A, sp.hstack([P_sp, 1e-3 * P_sp[:, :3]]).tocsr())
+    again = dependent @ r
+    assert torch.linalg.vector_norm(again - e) <= 10 * tol * torch.linalg.vector_norm(e)
+
+
+def test_coarse_correction_bad_input() -> None:
+    from sciml.linalg import coarse_correction, grid_prolongation
+
+    A = poisson2d(8)
+    P = grid_prolongation((8, 8), 2).to_scipy()
+    with pytest.raises(ValueError, match="P \\(n, m\\)"):
+        coarse_correction(A, P[:10])
+    with pytest.raises(ValueError, match="empty columns"):
+        coarse_correction(A, sp.hstack([P, sp.csr_matrix((64, 1))]))
+    with pytest.raises(ValueError, match="non-positive diagonal"):
+        coarse_correction(SparseMatrix.from_scipy(-A.to_scipy()), P)
+    bad = P.copy().astype(float)
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        coarse_correction(A, bad)
+    with pytest.raises(TypeError, match="SparseMatrix"):
+        coarse_correction(A.to_dense(), P)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_coarse_correction_on_cuda_matches_cpu() -> None:
+    from sciml.linalg import coarse_correction, grid_prolongation
+
+    A = poisson2d(32)
+    r = rhs(32 * 32, seed=2)
+    cpu = coarse_correction(A, grid_prolongation((32, 32), 4)) @ r
+    Ag = A.to("cuda")
+    C = coarse_correction(Ag, grid_prolongation((32, 32), 4, device="cuda"))
+    assert C.device.type == "cuda"
+    torch.testing.assert_close((C @ r.cuda()).cpu(), cpu)

@@ -1,6 +1,15 @@
 """Preconditioners: operators approximating ``A^{-1}`` for the ``M=`` argument of the solvers."""
 
 from sciml.linalg.precond.amg import AMGLevel, AMGPreconditioner, amg
+from sciml.linalg.precond.coarse import CoarseCorrection, coarse_correction
 from sciml.linalg.precond.jacobi import JacobiPreconditioner, jacobi
 
-__all__ = ["AMGLevel", "AMGPreconditioner", "JacobiPreconditioner", "amg", "jacobi"]
+__all__ = [
+    "AMGLevel",
+    "AMGPreconditioner",
+    "CoarseCorrection",
+    "JacobiPreconditioner",
+    "amg",
+    "coarse_correction",
+    "jacobi",
+]
