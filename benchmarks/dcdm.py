@@ -13,11 +13,17 @@ In the same run, on the same systems:
 * ``petsc cg+gamg``       -- PETSc CG + GAMG, one process;
 * ``dcdm (paper net)``    -- ``sciml.dcdm.dcdm`` with ``k = 2`` and the paper's network (float32);
 * ``dcdm (paper net, multilevel directions)`` -- the same network also applied to the 2x, 4x, ...
-  coarsened residual, all directions used at once (``dcdm(..., levels="auto")``).
+  coarsened residual, all directions used at once (``dcdm(..., levels="auto")``);
+* ``dcdm (paper net + coarse grid)`` -- the paper's network plus an exact Galerkin correction on
+  a grid 8x coarser per axis, both directions used at once (``dcdm(..., coarse=8)``);
+* ``jacobi + coarse grid (no network)`` -- the same two-level iteration with the network's
+  direction replaced by the Jacobi-scaled residual: what the coarse grid does without the
+  network (:func:`sciml.linalg.conjugate_directions`, ``truncation = 2``).
 
 Reported per solver and size: iterations, setup and solve seconds, the true relative residual.
-Setup: the preconditioner (ICC factorisation, AMG hierarchy); DCDM has none (the network is
-loaded once, outside the timing). CPU threads: torch's default.
+Setup: the preconditioner (ICC factorisation, AMG hierarchy; for DCDM with a coarse grid the
+interpolation and the factorised coarse matrix); the network is loaded once, outside the
+timing. CPU threads: torch's default.
 
 Run ``python benchmarks/dcdm.py`` (``--quick`` for a smoke test, ``--markdown`` for tables).
 """
@@ -50,19 +56,28 @@ from _common import (  # noqa: E402
 )
 
 from sciml._files import atomic_output  # noqa: E402
-from sciml.dcdm import GridPoisson, dcdm, divergence_rhs, obstacle_scene, pretrained  # noqa: E402
+from sciml.dcdm import (  # noqa: E402
+    GridPoisson,
+    MultilevelDirections,
+    dcdm,
+    divergence_rhs,
+    obstacle_scene,
+    pretrained,
+)
+from sciml.linalg import coarse_correction, conjugate_directions, grid_prolongation  # noqa: E402
 
 RTOL = 1e-6
 SCENE_SEED = 11
 RHS_SEED = 0
-SIZES = {2: (64, 128, 256, 512, 1024), 3: (32, 64)}
+SIZES = {2: (64, 128, 256, 512, 1024), 3: (32, 64, 128)}
 QUICK = {2: (32, 64), 3: (16,)}
 MAXITER = 100_000
 DCDM_MAXITER = 2_000
-#: DCDM rows: name -> (shipped variant, ``levels`` of :func:`sciml.dcdm.dcdm`)
-DCDM: dict[str, tuple[str, int | str]] = {
-    "dcdm (paper net)": ("paper", 1),
-    "dcdm (paper net, multilevel directions)": ("paper", "auto"),
+#: DCDM rows: name -> (shipped variant, ``levels``, ``coarse`` of :func:`sciml.dcdm.dcdm`)
+DCDM: dict[str, tuple[str, int | str, int | None]] = {
+    "dcdm (paper net)": ("paper", 1, None),
+    "dcdm (paper net, multilevel directions)": ("paper", "auto", None),
+    "dcdm (paper net + coarse grid)": ("paper", 1, 8),
 }
 
 
@@ -94,14 +109,21 @@ def run_dcdm(
     model: torch.nn.Module,
     maxiter: int = DCDM_MAXITER,
     levels: int | str = 1,
+    coarse: int | None = None,
 ) -> lb.Run:
-    """``sciml.dcdm.dcdm`` with the pretrained network."""
+    """``sciml.dcdm.dcdm`` with the pretrained network; a coarse grid is set up first."""
     t0 = time.perf_counter()
-    sol = dcdm(system, p.b_torch, model, rtol=RTOL, maxiter=maxiter, levels=levels)
+    how: torch.nn.Module | MultilevelDirections = model
+    if coarse is not None:
+        how = MultilevelDirections(
+            model, system, None if levels == "auto" else int(levels), coarse=coarse
+        )
     t1 = time.perf_counter()
+    sol = dcdm(system, p.b_torch, how, rtol=RTOL, maxiter=maxiter, levels=levels)
+    t2 = time.perf_counter()
     return lb.Run(
-        0.0,
         t1 - t0,
+        t2 - t1,
         int(sol.iterations),
         sol.x.numpy(),
         bool(sol.converged),
@@ -109,6 +131,32 @@ def run_dcdm(
             "reason": sol.reason.name,
             "residual_history": (sol.residual_norms / sol.residual_norms[0]).tolist(),
         },
+    )
+
+
+def run_two_level_jacobi(p: lb.Problem, system: GridPoisson, coarse: int = 8) -> lb.Run:
+    """Conjugate directions over ``[D^-1 r, coarse-grid correction]``: no network."""
+    t0 = time.perf_counter()
+    A = system.matrix
+    C = coarse_correction(A, grid_prolongation(system.shape, coarse, fluid=system.fluid))
+    dinv = 1.0 / A.diagonal()
+    t1 = time.perf_counter()
+    sol = conjugate_directions(
+        A,
+        p.b_torch,
+        lambda r: torch.stack([r * dinv, C @ r], 1),
+        rtol=RTOL,
+        truncation=2,
+        maxiter=MAXITER,
+    )
+    t2 = time.perf_counter()
+    return lb.Run(
+        t1 - t0,
+        t2 - t1,
+        int(sol.iterations),
+        sol.x.numpy(),
+        bool(sol.converged),
+        {"reason": sol.reason.name},
     )
 
 
@@ -126,11 +174,12 @@ def bench(
         "petsc icc-pcg": lambda: lb.run_petsc_cg(p, "icc", rtol=RTOL, maxiter=MAXITER),
         "sciml amg-pcg": lambda: lb.run_sciml_amg(p, rtol=RTOL),
         "petsc cg+gamg": lambda: lb.run_petsc_cg(p, "gamg", rtol=RTOL),
+        "jacobi + coarse grid (no network)": lambda: run_two_level_jacobi(p, system),
     }
     for name, model in models.items():
-        levels = DCDM[name][1]
-        runners[name] = lambda model=model, levels=levels: run_dcdm(
-            p, system, model, dcdm_maxiter, levels
+        _, levels, coarse = DCDM[name]
+        runners[name] = lambda model=model, levels=levels, coarse=coarse: run_dcdm(
+            p, system, model, dcdm_maxiter, levels, coarse
         )
     if only:
         runners = {name: run for name, run in runners.items() if name in only}
@@ -312,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     data: dict[str, Any] = {}
     for dim in args.dims:
         models = {}
-        for name, (variant, _levels) in DCDM.items():
+        for name, (variant, _levels, _coarse) in DCDM.items():
             try:
                 models[name] = pretrained(dim, variant=variant)
             except FileNotFoundError as exc:

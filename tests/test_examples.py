@@ -149,6 +149,7 @@ def test_plot_dcdm_obstacles_beats_cg_and_icc(monkeypatch) -> None:
         assert history[-1] <= module.rtol * 1.01, name  # every solver reached the tolerance
     assert its["DCDM (paper network)"] * 5 < its["CG"]
     assert its["DCDM (multilevel directions)"] < its["DCDM (paper network)"]
+    assert its["DCDM (+ coarse grid)"] < its["DCDM (multilevel directions)"]
     if "IC-PCG (PETSc ICC(0))" in its:
         assert its["DCDM (paper network)"] < its["IC-PCG (PETSc ICC(0))"]
     assert module.pressure.shape == (module.n, module.n)

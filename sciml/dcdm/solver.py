@@ -12,7 +12,15 @@ from sciml.dcdm.graph import GraphDCDMNet, GraphDirections
 from sciml.dcdm.network import _halve
 from sciml.dcdm.scenes import GridPoisson
 from sciml.dcdm.training import directions
-from sciml.linalg import Solution, SparseMatrix, conjugate_directions, fcg
+from sciml.linalg import (
+    CoarseCorrection,
+    Solution,
+    SparseMatrix,
+    coarse_correction,
+    conjugate_directions,
+    fcg,
+    grid_prolongation,
+)
 from sciml.linalg.krylov._common import Callback
 
 __all__ = ["LearnedDirections", "MultilevelDirections", "dcdm"]
@@ -59,9 +67,17 @@ class MultilevelDirections:
     Level 0 is :class:`LearnedDirections`' direction. Level ``l`` averages the residual over
     ``2^l`` cells per axis (zero-padding odd sizes), applies the same network to the coarse
     grid, and interpolates the output back ((bi/tri)linear, level by level) onto the fluid
-    cells. The coarse levels see the smooth part of the residual that the network's
+    cells.
+    The coarse levels see the smooth part of the residual that the network's
     receptive field misses on a large grid. The directions have unrelated scales; use them
     with :func:`sciml.linalg.conjugate_directions`, which gives each its own step.
+
+    With ``coarse`` one more direction is appended: the exact Galerkin correction
+    ``P (P^T A P)^{-1} P^T r`` on a grid ``coarse`` times coarser per axis
+    (:func:`sciml.linalg.grid_prolongation`, :func:`sciml.linalg.coarse_correction`; built
+    once, here). The network then only has to handle what the coarse grid cannot represent,
+    which is local -- what a network trained on one small grid does learn -- and the
+    iteration count stops growing with the grid (a two-level method with a learned smoother).
 
     Parameters
     ----------
@@ -69,16 +85,37 @@ class MultilevelDirections:
         A grid network, e.g. :func:`pretrained`.
     system : GridPoisson
     levels : int, optional
-        Number of levels; default: coarsen while the coarse grid keeps at least ``coarsest``
-        cells along every axis.
+        Number of network levels (``1``: the network on the residual only); default: coarsen
+        while the coarse grid keeps at least ``coarsest`` cells along every axis.
     coarsest : int, default 8
+    coarse : int, optional
+        Coarsening factor (a power of two) of the exact coarse-grid correction; default none.
+
+    Raises
+    ------
+    ValueError
+        If the grid has fewer than ``levels`` levels, or the ``coarse`` grid would have fewer
+        than 2 cells along an axis (see :func:`sciml.linalg.grid_prolongation`).
     """
 
     def __init__(
-        self, model: nn.Module, system: GridPoisson, levels: int | None = None, coarsest: int = 8
+        self,
+        model: nn.Module,
+        system: GridPoisson,
+        levels: int | None = None,
+        coarsest: int = 8,
+        coarse: int | None = None,
     ) -> None:
         # the single-grid operator: its checks, and the system on the network's device
         self.single = LearnedDirections(model, system)
+        self.system = system
+        self.correction: CoarseCorrection | None = None
+        if coarse is not None:
+            A = system.matrix
+            P = grid_prolongation(
+                system.shape, coarse, fluid=system.fluid, dtype=A.dtype, device=A.device
+            )
+            self.correction = coarse_correction(A, P)
         shapes = [tuple(int(s) for s in system.fluid.shape)]
         while (levels is None or len(shapes) < levels) and min(s // 2 for s in shapes[-1]) >= max(
             int(coarsest), 1
@@ -92,12 +129,17 @@ class MultilevelDirections:
 
     @property
     def levels(self) -> int:
-        """Number of grid levels (directions per call)."""
+        """Number of grid levels the network is applied on."""
         return len(self.shapes)
+
+    @property
+    def width(self) -> int:
+        """Directions per call: the levels, plus one for the coarse-grid correction."""
+        return len(self.shapes) + (self.correction is not None)
 
     @torch.no_grad()
     def __call__(self, r: Tensor) -> Tensor:
-        """Directions ``(n, levels)`` for a residual ``(n,)``."""
+        """Directions ``(n, width)`` for a residual ``(n,)``."""
         model, sys_ = self.single.model, self.single.net_system
         param = next(model.parameters())
         level = sys_.to_grid(r.to(device=param.device, dtype=param.dtype)).reshape(
@@ -112,7 +154,11 @@ class MultilevelDirections:
                 q = F.interpolate(q, size=finer, mode=self.mode, align_corners=False)
             out.append(sys_.from_grid(q[0, 0]))
         self.calls += 1
-        return torch.stack(out, 1).to(device=r.device, dtype=r.dtype)
+        block = torch.stack(out, 1).to(device=r.device, dtype=r.dtype)
+        if self.correction is None:
+            return block
+        fix = self.correction @ r.to(self.correction.dtype)
+        return torch.cat([block, fix.to(dtype=r.dtype).unsqueeze(1)], 1)
 
 
 def _check_symmetric(A: SparseMatrix) -> None:
@@ -125,10 +171,39 @@ def _check_symmetric(A: SparseMatrix) -> None:
         raise ValueError("A has a non-positive diagonal entry, so it is not SPD; DCDM needs SPD A")
 
 
+def _solve_blocks(
+    system: GridPoisson,
+    b: Tensor,
+    gen: MultilevelDirections,
+    x0: Tensor | None,
+    rtol: float,
+    atol: float,
+    maxiter: int | None,
+    k: int,
+    callback: Callback | None,
+) -> Solution:
+    """:func:`sciml.linalg.conjugate_directions` with the blocks of ``gen``."""
+    if b.ndim != 1:
+        raise ValueError(
+            f"levels != 1 or coarse solve one right-hand side (n,), got {tuple(b.shape)}"
+        )
+    return conjugate_directions(
+        system.matrix,
+        b,
+        gen,
+        x0,
+        rtol=rtol,
+        atol=atol,
+        maxiter=maxiter,
+        truncation=k,
+        callback=callback,
+    )
+
+
 def dcdm(
     A: GridPoisson | SparseMatrix,
     b: Tensor,
-    model: nn.Module | GraphDirections,
+    model: nn.Module | GraphDirections | MultilevelDirections,
     *,
     rtol: float = 1e-6,
     atol: float = 0.0,
@@ -138,6 +213,7 @@ def dcdm(
     callback: Callback | None = None,
     fluid: np.ndarray | None = None,
     levels: int | str = 1,
+    coarse: int | None = None,
 ) -> Solution:
     """Solve ``A x = b`` by the deep conjugate direction method (Kaneda et al., ICML 2023).
 
@@ -162,7 +238,8 @@ def dcdm(
         :class:`GraphDirections`); may sit on another device or dtype than ``A`` (e.g.
         float32 on CUDA). :class:`GraphDirections` prepared for ``A`` (the graph network
         with the aggregation hierarchy of ``A``, built once) are accepted too, to reuse them
-        over several solves with the same matrix.
+        over several solves with the same matrix. Likewise :class:`MultilevelDirections`
+        prepared for ``A`` (then ``levels`` and ``coarse`` are theirs).
     rtol, atol : float
         Stop when ``||b - A x|| <= max(rtol ||b||, atol)``.
     maxiter : int, optional
@@ -181,6 +258,13 @@ def dcdm(
         minimises the error over all these directions at once
         (:func:`sciml.linalg.conjugate_directions`, ``truncation = k`` blocks). Same network,
         no retraining; far fewer iterations on grids larger than the training grid.
+    coarse : int, optional
+        sciml's two-level variant: with a coarsening factor (a power of two, e.g. ``8``) every
+        iteration also gets the exact Galerkin correction on a grid ``coarse`` times coarser
+        per axis (:class:`MultilevelDirections`), and minimises over the network's direction(s)
+        and this one at once. The coarse grid holds the smooth error the network trained on a
+        small grid cannot see: iteration counts then stay flat as the grid grows. Setup: one
+        sparse factorisation of the coarse matrix (``n / coarse^dim`` unknowns).
 
     Returns
     -------
@@ -201,6 +285,9 @@ def dcdm(
     >>> sol = dcdm(system, b, pretrained(2), rtol=1e-6, maxiter=200)
     >>> bool(sol.converged)
     True
+    >>> two_level = dcdm(system, b, pretrained(2), rtol=1e-6, coarse=8)
+    >>> bool(two_level.converged), int(two_level.iterations) < int(sol.iterations)
+    (True, True)
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
@@ -211,13 +298,19 @@ def dcdm(
             raise TypeError(f"A must be a SparseMatrix or GridPoisson, got {type(A)!r}")
         if isinstance(model, GraphDirections) and model.matrix is not matrix:
             raise ValueError("these GraphDirections were prepared for another matrix")
-        if levels != 1:
+        if levels != 1 or coarse is not None:
             raise ValueError(
-                "levels is an option of grid networks; the graph network already works on "
-                "every level of the multigrid hierarchy of the matrix"
+                "levels and coarse are options of grid networks; the graph network already "
+                "works on every level of the multigrid hierarchy of the matrix"
             )
         _check_symmetric(matrix)
         M = model if isinstance(model, GraphDirections) else GraphDirections(model, matrix)
+    elif isinstance(model, MultilevelDirections):
+        system = model.system
+        if (A.matrix if isinstance(A, GridPoisson) else A) is not system.matrix:
+            raise ValueError("these MultilevelDirections were prepared for another matrix")
+        _check_symmetric(system.matrix)
+        return _solve_blocks(system, b, model, x0, rtol, atol, maxiter, k, callback)
     else:
         if isinstance(A, GridPoisson):
             system = A
@@ -228,25 +321,13 @@ def dcdm(
         else:
             raise TypeError(f"A must be a GridPoisson or SparseMatrix, got {type(A)!r}")
         _check_symmetric(system.matrix)
-        if levels != 1:
+        if levels != 1 or coarse is not None:
             if levels != "auto" and not (isinstance(levels, int) and levels >= 1):
                 raise ValueError(f'levels must be a positive int or "auto", got {levels!r}')
-            gen = MultilevelDirections(model, system, None if levels == "auto" else int(levels))
-            if b.ndim != 1:
-                raise ValueError(
-                    f"levels != 1 solves one right-hand side (n,), got {tuple(b.shape)}"
-                )
-            return conjugate_directions(
-                system.matrix,
-                b,
-                gen,
-                x0,
-                rtol=rtol,
-                atol=atol,
-                maxiter=maxiter,
-                truncation=k,
-                callback=callback,
+            gen = MultilevelDirections(
+                model, system, None if levels == "auto" else int(levels), coarse=coarse
             )
+            return _solve_blocks(system, b, gen, x0, rtol, atol, maxiter, k, callback)
         matrix, M = system.matrix, LearnedDirections(model, system)
     return fcg(
         matrix,

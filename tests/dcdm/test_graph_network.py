@@ -153,6 +153,8 @@ def test_graph_bad_input(tmp_path: Path) -> None:
         dcdm(SparseMatrix.from_scipy(-A.to_scipy()), b, net)
     with pytest.raises(ValueError, match="levels"):
         dcdm(A, b, net, levels="auto")
+    with pytest.raises(ValueError, match="coarse"):
+        dcdm(A, b, net, coarse=2)
     with pytest.raises(TypeError, match="SparseMatrix"):
         dcdm(A.to_dense(), b, net)
     with pytest.raises(TypeError, match="SparseMatrix"):
