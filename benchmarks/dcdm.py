@@ -71,6 +71,10 @@ SCENE_SEED = 11
 RHS_SEED = 0
 SIZES = {2: (64, 128, 256, 512, 1024), 3: (32, 64, 128)}
 QUICK = {2: (32, 64), 3: (16,)}
+#: sizes of a GPU run (``--device cuda``): the issue's ">= 256^2 ... 2048^2 and 128^3 or larger"
+GPU_SIZES = {2: (256, 512, 1024, 2048), 3: (64, 128)}
+#: warm-up size per dimension before a GPU run's timed sizes (CUDA context, cuDNN kernels)
+WARMUP = {2: 32, 3: 16}
 MAXITER = 100_000
 DCDM_MAXITER = 2_000
 #: DCDM rows: name -> (shipped variant, ``levels``, ``coarse`` of :func:`sciml.dcdm.dcdm`)
@@ -81,12 +85,17 @@ DCDM: dict[str, tuple[str, int | str, int | None]] = {
 }
 
 
-def make_system(dim: int, n: int) -> tuple[GridPoisson, lb.Problem]:
-    """The scene's system and the linalg benchmark's problem record for it."""
+def make_system(
+    dim: int, n: int, device: torch.device | str = "cpu"
+) -> tuple[GridPoisson, lb.Problem]:
+    """The scene's system (matrix on ``device``) and the linalg benchmark's problem record."""
     system = GridPoisson(obstacle_scene((n,) * dim, seed=SCENE_SEED, count=8))
     b = divergence_rhs(system, seed=RHS_SEED)
     A_scipy = system.matrix.to_scipy()
-    problem = lb.Problem(n=n, A=system.matrix, A_scipy=A_scipy, b=b.numpy(), b_torch=b)
+    system = system.to(device=device)
+    problem = lb.Problem(
+        n=n, A=system.matrix, A_scipy=A_scipy, b=b.numpy(), b_torch=b.to(system.matrix.device)
+    )
     return system, problem
 
 
@@ -111,25 +120,32 @@ def run_dcdm(
     levels: int | str = 1,
     coarse: int | None = None,
 ) -> lb.Run:
-    """``sciml.dcdm.dcdm`` with the pretrained network; a coarse grid is set up first."""
+    """``sciml.dcdm.dcdm`` with the pretrained network; a coarse grid is set up first.
+
+    The network runs on its own device (the system's, see :func:`bench`); CUDA is synchronised
+    before every clock reading.
+    """
+    lb.sync(p.device)
     t0 = time.perf_counter()
     how: torch.nn.Module | MultilevelDirections = model
     if coarse is not None:
         how = MultilevelDirections(
             model, system, None if levels == "auto" else int(levels), coarse=coarse
         )
+    lb.sync(p.device)
     t1 = time.perf_counter()
     sol = dcdm(system, p.b_torch, how, rtol=RTOL, maxiter=maxiter, levels=levels)
+    lb.sync(p.device)
     t2 = time.perf_counter()
     return lb.Run(
         t1 - t0,
         t2 - t1,
         int(sol.iterations),
-        sol.x.numpy(),
+        sol.x.cpu().numpy(),
         bool(sol.converged),
         {
             "reason": sol.reason.name,
-            "residual_history": (sol.residual_norms / sol.residual_norms[0]).tolist(),
+            "residual_history": (sol.residual_norms / sol.residual_norms[0]).cpu().tolist(),
         },
     )
 
@@ -166,9 +182,17 @@ def bench(
     models: dict[str, torch.nn.Module],
     dcdm_maxiter: int = DCDM_MAXITER,
     only: list[str] | None = None,
+    device: torch.device | str = "cpu",
+    quiet: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every solver on the scene at ``n`` cells per axis."""
-    system, p = make_system(dim, n)
+    """Every solver on the scene at ``n`` cells per axis.
+
+    On a CUDA ``device`` only the torch solvers run (sciml AMG-PCG and the DCDM rows, the
+    networks moved there in float32), and their names get a ``[cuda]`` suffix; SciPy and
+    PETSc are CPU-only and are measured by the CPU run.
+    """
+    device = torch.device(device)
+    system, p = make_system(dim, n, device)
     runners: dict[str, Callable[[], lb.Run]] = {
         "scipy cg": lambda: run_scipy_cg(p),
         "petsc icc-pcg": lambda: lb.run_petsc_cg(p, "icc", rtol=RTOL, maxiter=MAXITER),
@@ -176,6 +200,8 @@ def bench(
         "petsc cg+gamg": lambda: lb.run_petsc_cg(p, "gamg", rtol=RTOL),
         "jacobi + coarse grid (no network)": lambda: run_two_level_jacobi(p, system),
     }
+    if device.type != "cpu":
+        runners = {"sciml amg-pcg": runners["sciml amg-pcg"]}
     for name, model in models.items():
         _, levels, coarse = DCDM[name]
         runners[name] = lambda model=model, levels=levels, coarse=coarse: run_dcdm(
@@ -183,8 +209,10 @@ def bench(
         )
     if only:
         runners = {name: run for name, run in runners.items() if name in only}
+    suffix = "" if device.type == "cpu" else f" [{device.type}]"
     rows = []
-    for name, runner in runners.items():
+    for base, runner in runners.items():
+        name = base + suffix
         load = os.getloadavg()[0]
         try:
             run = runner()
@@ -209,6 +237,10 @@ def bench(
         if "residual_history" in run.extra:
             row["residual_history"] = run.extra["residual_history"]
         rows.append(row)
+        if "device" not in row and device.type != "cpu":
+            row["device"] = torch.cuda.get_device_name(device)
+        if quiet:
+            continue
         print(
             f"  {dim}D {n:>5}^{dim} {name:<22} its {run.iterations:>6}  "
             f"total {run.total_s:8.3f} s  residual {row['relative_residual']:.1e}",
@@ -223,7 +255,39 @@ def compute_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for dim in (2, 3):
         for solver in DCDM:
             targets += _dcdm_targets(rows, dim, solver)
+    for dim in (2, 3):
+        for solver in DCDM:
+            targets += _gpu_targets(rows, dim, solver)
     return targets
+
+
+def _gpu_targets(rows: list[dict[str, Any]], dim: int, solver: str) -> list[dict[str, Any]]:
+    """AMG-PCG / DCDM wall time, both on the GPU, at the largest size both ran."""
+    mine = {
+        r["n"]: r
+        for r in rows
+        if r["dim"] == dim and r["solver"] == f"{solver} [cuda]" and "iterations" in r
+    }
+    amg = {
+        r["n"]: r
+        for r in rows
+        if r["dim"] == dim and r["solver"] == "sciml amg-pcg [cuda]" and "iterations" in r
+    }
+    both = sorted(set(mine) & set(amg))
+    if not both:
+        return []
+    n = both[-1]
+    value = amg[n]["total_s"] / mine[n]["total_s"]
+    converged = bool(mine[n]["converged"])
+    return [
+        {
+            "name": f"{dim}D {n}^{dim} GPU: AMG-PCG / {solver} wall time"
+            + ("" if converged else " (DCDM not converged)"),
+            "measured": value,
+            "target": "> 1",
+            "met": bool(value > 1 and converged),
+        }
+    ]
 
 
 def _dcdm_targets(rows: list[dict[str, Any]], dim: int, solver: str) -> list[dict[str, Any]]:
@@ -319,7 +383,9 @@ def plot(data: dict[str, Any], path: Path) -> Path:
             ax.set_xlabel("unknowns (fluid cells)")
             ax.grid(True, which="both", alpha=0.3)
         axes[row, 0].legend(fontsize=8)
-    fig.suptitle("DCDM (trained on the empty domain) on an unseen obstacle scene, CPU")
+    fig.suptitle(
+        "DCDM (trained on the empty domain) on an unseen obstacle scene; CPU, rows [cuda] on a GPU"
+    )
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
@@ -340,11 +406,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dcdm-maxiter", type=int, default=DCDM_MAXITER, help="iteration limit of DCDM"
     )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="cuda: the GPU section -- sciml AMG-PCG and DCDM on the GPU at the GPU sizes "
+        "(rows named '... [cuda]'); cpu (default): every solver on the CPU",
+    )
     args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device on this machine")
     if args.markdown:
         print(render_markdown(json.loads(args.out.read_text())))
         return 0
-    sizes = {k: list(v) for k, v in (QUICK if args.quick else SIZES).items()}
+    default_sizes = GPU_SIZES if device.type == "cuda" else SIZES
+    sizes = {k: list(v) for k, v in (QUICK if args.quick else default_sizes).items()}
     if args.sizes2d:
         sizes[2] = args.sizes2d
     if args.sizes3d:
@@ -356,22 +432,25 @@ def main(argv: list[str] | None = None) -> int:
         "rhs_seed": RHS_SEED,
         "dcdm_maxiter": args.dcdm_maxiter,
         "torch_threads": torch.get_num_threads(),
-        "gpu": "not run: no GPU on this machine" if not torch.cuda.is_available() else "see rows",
     }
     data: dict[str, Any] = {}
     for dim in args.dims:
         models = {}
         for name, (variant, _levels, _coarse) in DCDM.items():
             try:
-                models[name] = pretrained(dim, variant=variant)
+                models[name] = pretrained(dim, variant=variant).to(device)
             except FileNotFoundError as exc:
                 print(f"no {name} in {dim}D: {exc}", flush=True)
         if not models:
             continue
+        if device.type == "cuda":  # CUDA context, cuDNN kernel choice: not in the timings
+            bench(dim, WARMUP[dim], models, args.dcdm_maxiter, args.solvers, device, quiet=True)
         for n in sizes[dim]:
             # written after every size, so that a long run keeps what it measured
-            rows = bench(dim, n, models, dcdm_maxiter=args.dcdm_maxiter, only=args.solvers)
+            rows = bench(dim, n, models, args.dcdm_maxiter, args.solvers, device)
             results = merge_rows(args.out, rows, key=("dim", "n", "solver"))
+            gpus = sorted({r["device"] for r in results if "device" in r})
+            config["gpu"] = ", ".join(gpus) if gpus else "not run: no GPU lent so far"
             data = results_document("dcdm", config, results, compute_targets(results))
             write_json(data, args.out)
     if not data:
