@@ -137,17 +137,8 @@ def run_dcdm(
     sol = dcdm(system, p.b_torch, how, rtol=RTOL, maxiter=maxiter, levels=levels)
     lb.sync(p.device)
     t2 = time.perf_counter()
-    return lb.Run(
-        t1 - t0,
-        t2 - t1,
-        int(sol.iterations),
-        sol.x.cpu().numpy(),
-        bool(sol.converged),
-        {
-            "reason": sol.reason.name,
-            "residual_history": (sol.residual_norms / sol.residual_norms[0]).cpu().tolist(),
-        },
-    )
+    history = (sol.residual_norms / sol.residual_norms[0]).cpu().tolist()
+    return lb.Run.of(sol, t1 - t0, t2 - t1, residual_history=history)
 
 
 def run_two_level_jacobi(p: lb.Problem, system: GridPoisson, coarse: int = 8) -> lb.Run:
@@ -166,14 +157,7 @@ def run_two_level_jacobi(p: lb.Problem, system: GridPoisson, coarse: int = 8) ->
         maxiter=MAXITER,
     )
     t2 = time.perf_counter()
-    return lb.Run(
-        t1 - t0,
-        t2 - t1,
-        int(sol.iterations),
-        sol.x.numpy(),
-        bool(sol.converged),
-        {"reason": sol.reason.name},
-    )
+    return lb.Run.of(sol, t1 - t0, t2 - t1)
 
 
 def bench(

@@ -88,14 +88,7 @@ def run_dcdm(p: lb.Problem, model: torch.nn.Module) -> lb.Run:
     sol = dcdm(p.A, p.b_torch, M, rtol=RTOL, maxiter=DCDM_MAXITER)
     t2 = time.perf_counter()
     history = (sol.residual_norms / sol.residual_norms[0]).tolist()
-    return lb.Run(
-        t1 - t0,
-        t2 - t1,
-        int(sol.iterations),
-        sol.x.numpy(),
-        bool(sol.converged),
-        {"reason": sol.reason.name, "levels": len(M.graph.sizes), "residual_history": history},
-    )
+    return lb.Run.of(sol, t1 - t0, t2 - t1, levels=len(M.graph.sizes), residual_history=history)
 
 
 def run_petsc_dcdm(p: lb.Problem, model: torch.nn.Module) -> lb.Run:
@@ -113,14 +106,7 @@ def run_petsc_dcdm(p: lb.Problem, model: torch.nn.Module) -> lb.Run:
         options={"ksp_fcg_mmax": 2},
     )
     t2 = time.perf_counter()
-    return lb.Run(
-        t1 - t0,
-        t2 - t1,
-        int(sol.iterations),
-        sol.x.numpy(),
-        bool(sol.converged),
-        {"reason": sol.reason.name},
-    )
+    return lb.Run.of(sol, t1 - t0, t2 - t1)
 
 
 def bench(name: str, level: int, model: torch.nn.Module, only: list[str] | None) -> list[dict]:

@@ -43,7 +43,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from sciml.linalg import SparseMatrix, amg, cg, jacobi, poisson2d, to_petsc
+from sciml.linalg import Solution, SparseMatrix, amg, cg, jacobi, poisson2d, to_petsc
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -129,6 +129,18 @@ class Run:
         """Setup plus solve seconds."""
         return self.setup_s + self.solve_s
 
+    @classmethod
+    def of(cls, sol: Solution, setup_s: float, solve_s: float, **extra: Any) -> Run:
+        """The run of a sciml ``Solution`` (``x`` on the CPU); ``extra`` next to its reason."""
+        return cls(
+            setup_s,
+            solve_s,
+            int(sol.iterations),
+            sol.x.detach().cpu().numpy(),
+            bool(sol.converged),
+            {"reason": sol.reason.name, **extra},
+        )
+
 
 def make_problem(n: int, device: torch.device | str = "cpu") -> Problem:
     """Build ``poisson2d(n)`` in float64 and the seeded right-hand side ``rng(0).random(n**2)``.
@@ -177,15 +189,7 @@ def _run_sciml_cg(
     sol = cg(p.A, p.b_torch, rtol=rtol, atol=0.0, M=M, maxiter=maxiter)
     sync(p.device)
     t2 = time.perf_counter()
-    run = Run(
-        setup_s=t1 - t0,
-        solve_s=t2 - t1,
-        iterations=int(sol.iterations),
-        x=sol.x.cpu().numpy(),
-        converged=bool(sol.converged),
-        extra={"reason": sol.reason.name},
-    )
-    return run, M
+    return Run.of(sol, t1 - t0, t2 - t1), M
 
 
 def run_sciml_jacobi(p: Problem) -> Run:
