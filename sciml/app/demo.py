@@ -561,7 +561,8 @@ def _stage_dcdm(sizes: DemoSizes, out: Path, files: list[Path], progress: bool) 
         return sol
 
     model = pretrained(2)
-    sol = timed("DCDM", lambda: dcdm(system, b, model, rtol=rtol, maxiter=2000, levels="auto"))
+    # the shipped network with an exact coarse-grid correction 8x coarser (two-level DCDM)
+    sol = timed("DCDM", lambda: dcdm(system, b, model, rtol=rtol, maxiter=2000, coarse=8))
     timed("AMG-PCG", lambda: cg(system.matrix, b, rtol=rtol, M=amg(system.matrix)))
     timed("CG", lambda: cg(system.matrix, b, rtol=rtol, maxiter=50_000))
     for name, (_, _, _, converged) in results.items():
@@ -583,7 +584,9 @@ def _stage_dcdm(sizes: DemoSizes, out: Path, files: list[Path], progress: bool) 
     axes[2].set_xscale("symlog", linthresh=10)
     axes[2].set_xlim(left=0)
     axes[2].legend(fontsize=8)
-    fig.suptitle(f"pressure Poisson on a {n}x{n} obstacle scene, pretrained DCDM (2-D)")
+    fig.suptitle(
+        f"pressure Poisson on a {n}x{n} obstacle scene, pretrained DCDM (2-D) with a coarse grid"
+    )
     _savefig(fig, out / "dcdm_obstacles.png", files)
     stage = f"pressure Poisson {n}x{n}, obstacles"
     its, secs = {k: v[0] for k, v in results.items()}, {k: v[1] for k, v in results.items()}
