@@ -92,11 +92,12 @@ def options(
     epochs: int,
     render: Callable[[dict], str],
     modes: list[str] | None = None,
+    finetune: int | None = None,
 ) -> Any:
     """The command line of a PI-HC benchmark; ``None`` once ``--markdown`` has printed.
 
     With ``modes``, ``--only MODE`` (repeatable) trains only those modes and keeps the other
-    rows of ``--out``.
+    rows of ``--out``; with ``finetune``, ``--finetune EPOCHS`` (that default).
     """
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     if modes:
@@ -105,6 +106,13 @@ def options(
             action="append",
             choices=modes,
             help="train only this mode (repeatable); the other rows of --out are kept",
+        )
+    if finetune is not None:
+        parser.add_argument(
+            "--finetune",
+            type=int,
+            default=finetune,
+            help="epochs of the fine-tuning rows after the global constraint (0: none)",
         )
     parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--epochs", type=int, default=epochs)
@@ -129,8 +137,9 @@ def train_row(
     call: Callable[[nn.Module, dict[str, torch.Tensor]], Any] = _initial_data,
     batch: dict[str, torch.Tensor] | None = None,
     points: int | None = 20000,
+    lr: float = 1e-3,
 ) -> dict[str, Any]:
-    """Train ``model`` physics-only (Adam, lr 1e-3, clipping 1.0, as in the paper).
+    """Train ``model`` physics-only (Adam, lr 1e-3 unless given, clipping 1.0, as in the paper).
 
     Returns the final test error, failures, training time, the error curve and the time per
     training step (the trained model on ``batch``, default the first test items, with
@@ -140,7 +149,7 @@ def train_row(
     config = TrainConfig(
         epochs=cfg["epochs"],
         batch_size=cfg["batch_size"],
-        lr=1e-3,
+        lr=lr,
         grad_clip=1.0,
         seed=cfg["seed"],
         eval_every=max(1, cfg["epochs"] // 5),
