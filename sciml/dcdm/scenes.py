@@ -16,7 +16,14 @@ import torch
 from scipy import ndimage
 from torch import Tensor
 
-from sciml.linalg import SparseMatrix, grid_faces, poisson_grid
+from sciml.linalg import (
+    CoarseCorrection,
+    SparseMatrix,
+    coarse_correction,
+    grid_faces,
+    grid_prolongation,
+    poisson_grid,
+)
 
 __all__ = [
     "GridPoisson",
@@ -322,6 +329,31 @@ class GridPoisson:
         """A copy with the matrix on another device / dtype."""
         matrix = self.matrix.to(device=device, dtype=dtype)
         return GridPoisson.from_matrix(matrix, self.fluid, dirichlet=self.dirichlet)
+
+    def coarse_correction(self, factor: int) -> CoarseCorrection:
+        """The exact Galerkin correction on a grid ``factor`` times coarser per axis.
+
+        :func:`sciml.linalg.coarse_correction` of the matrix with the (bi/tri)linear
+        interpolation :func:`sciml.linalg.grid_prolongation` onto the fluid cells, on the
+        matrix's device and dtype.
+
+        Parameters
+        ----------
+        factor : int
+            A power of two >= 2.
+
+        Returns
+        -------
+        CoarseCorrection
+
+        Raises
+        ------
+        ValueError
+            If ``factor`` is not a power of two or leaves fewer than 2 coarse cells on an axis.
+        """
+        A = self.matrix
+        P = grid_prolongation(self.shape, factor, fluid=self.fluid, dtype=A.dtype, device=A.device)
+        return coarse_correction(A, P)
 
     def to_grid(self, v: Tensor) -> Tensor:
         """Unknowns ``(n,)`` or ``(n, k)`` -> grid fields ``(*shape)`` or ``(k, *shape)``, 0 on

@@ -12,15 +12,7 @@ from sciml.dcdm.graph import GraphDCDMNet, GraphDirections
 from sciml.dcdm.network import _halve
 from sciml.dcdm.scenes import GridPoisson
 from sciml.dcdm.training import directions
-from sciml.linalg import (
-    CoarseCorrection,
-    Solution,
-    SparseMatrix,
-    coarse_correction,
-    conjugate_directions,
-    fcg,
-    grid_prolongation,
-)
+from sciml.linalg import CoarseCorrection, Solution, SparseMatrix, conjugate_directions, fcg
 from sciml.linalg.krylov._common import Callback
 
 __all__ = ["LearnedDirections", "MultilevelDirections", "dcdm"]
@@ -67,17 +59,16 @@ class MultilevelDirections:
     Level 0 is :class:`LearnedDirections`' direction. Level ``l`` averages the residual over
     ``2^l`` cells per axis (zero-padding odd sizes), applies the same network to the coarse
     grid, and interpolates the output back ((bi/tri)linear, level by level) onto the fluid
-    cells.
-    The coarse levels see the smooth part of the residual that the network's
+    cells. The coarse levels see the smooth part of the residual that the network's
     receptive field misses on a large grid. The directions have unrelated scales; use them
     with :func:`sciml.linalg.conjugate_directions`, which gives each its own step.
 
     With ``coarse`` one more direction is appended: the exact Galerkin correction
     ``P (P^T A P)^{-1} P^T r`` on a grid ``coarse`` times coarser per axis
-    (:func:`sciml.linalg.grid_prolongation`, :func:`sciml.linalg.coarse_correction`; built
-    once, here). The network then only has to handle what the coarse grid cannot represent,
-    which is local -- what a network trained on one small grid does learn -- and the
-    iteration count stops growing with the grid (a two-level method with a learned smoother).
+    (:meth:`GridPoisson.coarse_correction`; built once, here). The network then only has to
+    handle what the coarse grid cannot represent, which is local -- what a network trained on
+    one small grid does learn -- and the iteration count stops growing with the grid (a
+    two-level method with a learned smoother).
 
     Parameters
     ----------
@@ -109,13 +100,9 @@ class MultilevelDirections:
         # the single-grid operator: its checks, and the system on the network's device
         self.single = LearnedDirections(model, system)
         self.system = system
-        self.correction: CoarseCorrection | None = None
-        if coarse is not None:
-            A = system.matrix
-            P = grid_prolongation(
-                system.shape, coarse, fluid=system.fluid, dtype=A.dtype, device=A.device
-            )
-            self.correction = coarse_correction(A, P)
+        self.correction: CoarseCorrection | None = (
+            None if coarse is None else system.coarse_correction(coarse)
+        )
         shapes = [tuple(int(s) for s in system.fluid.shape)]
         while (levels is None or len(shapes) < levels) and min(s // 2 for s in shapes[-1]) >= max(
             int(coarsest), 1

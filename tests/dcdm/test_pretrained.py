@@ -169,6 +169,9 @@ def test_coarse_grid_correction_makes_dcdm_a_two_level_method() -> None:
     # prepared once, reused: the same iterations as building it inside dcdm
     gen = MultilevelDirections(model, scene, levels=1, coarse=8)
     assert gen.width == 2 and gen.correction is not None and gen.correction.coarse_size <= 120
+    own = scene.coarse_correction(8)  # the grid's own correction, as the directions build it
+    assert own.coarse_size == gen.correction.coarse_size and own.dtype == scene.matrix.dtype
+    torch.testing.assert_close(own @ b, gen.correction @ b)
     again = dcdm(scene, b, gen, rtol=1e-8)
     assert int(again.iterations) == int(two.iterations)
     other = GridPoisson(obstacle_scene((96, 80), count=6, seed=22))

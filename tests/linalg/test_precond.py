@@ -175,6 +175,7 @@ def test_coarse_correction_is_the_galerkin_projection(dtype: torch.dtype) -> Non
     P = grid_prolongation((24, 24), 4, dtype=dtype)
     C = coarse_correction(A, P)
     assert C.shape == (576, 576) and C.dtype == dtype and C.coarse_size == 36
+    assert C.P is P  # already on A's device and dtype: used as it is
     r = rhs(576, seed=1).to(dtype)
     e = C @ r
     Ad, Pd = A.to_dense().double(), P.to_dense().double()

@@ -74,8 +74,10 @@ def coarse_correction(A: SparseMatrix, P: SparseMatrix | sp.spmatrix) -> CoarseC
     A : SparseMatrix
         Symmetric positive definite ``(n, n)``.
     P : SparseMatrix or scipy.sparse matrix
-        ``(n, m)`` with ``m < n`` linearly independent columns (a coarse basis, e.g.
-        :func:`sciml.linalg.grid_prolongation`); converted to ``A``'s device and dtype.
+        ``(n, m)`` with ``0 < m < n`` non-empty columns (a coarse basis, e.g.
+        :func:`sciml.linalg.grid_prolongation`; nearly dependent columns are allowed for,
+        see :class:`CoarseCorrection`); used as it is when already a :class:`SparseMatrix`
+        on ``A``'s device and dtype, converted otherwise.
 
     Returns
     -------
@@ -130,5 +132,6 @@ def coarse_correction(A: SparseMatrix, P: SparseMatrix | sp.spmatrix) -> CoarseC
         factor = spla.splu(shifted)
     except RuntimeError as exc:  # "Factor is exactly singular": not an SPD A
         raise ValueError(f"the Galerkin matrix P^T A P cannot be factorised: {exc}") from exc
-    P_t = SparseMatrix.from_scipy(P_sp.tocsr(), device=A.device, dtype=A.dtype)
-    return CoarseCorrection(P_t, factor, scale)
+    if not (isinstance(P, SparseMatrix) and (P.device, P.dtype) == (A.device, A.dtype)):
+        P = SparseMatrix.from_scipy(P_sp.tocsr(), device=A.device, dtype=A.dtype)
+    return CoarseCorrection(P, factor, scale)
