@@ -208,12 +208,19 @@ def _solve(
             fail = ~finite
         small_step = delta.norm(dim=1) <= xtol * (xa.norm(dim=1) + xtol)
         small_change = (ca - cost_new).abs() <= ftol * ca
+        # the decrease of 0.5 ||r||^2 that the linear model J delta predicted (MINPACK's
+        # "prered"): where even that is below ftol, the cost cannot fall further
+        predicted = -(ga * delta).sum(1) - 0.5 * torch.einsum("bi,bij,bj->b", delta, H, delta)
+        stalled = finite & ~accept & (small_step | (small_change & (predicted <= ftol * ca)))
         xa = torch.where(accept[:, None], x_new, xa)
         ra = torch.where(accept[:, None], r_new, ra)
         Ja = torch.where(accept[:, None, None], J_new, Ja)
         ca = torch.where(accept, cost_new, ca)
         ga = torch.einsum("bmn,bm->bn", Ja, ra)
-        done = (accept & (small_step | small_change)) | (ga.abs().amax(dim=1) <= gtol)
+        # a rejected step converges too when it is negligible or when neither it nor the
+        # model promise a decrease (MINPACK's tests): otherwise a problem at its minimum with
+        # a nonzero residual rejects step after step until the damping saturates
+        done = (accept & (small_step | small_change)) | stalled | (ga.abs().amax(dim=1) <= gtol)
         if every:
             x, r, J, g, cost, lam = xa, ra, Ja, ga, ca, la
         else:
@@ -324,9 +331,12 @@ def levenberg_marquardt(
     gtol : float, default 1e-10
         Converged when ``||J^T r||_inf <= gtol``.
     xtol : float, default 1e-10
-        ... or when an accepted step satisfies ``||delta|| <= xtol (||x|| + xtol)``.
+        ... or when a step satisfies ``||delta|| <= xtol (||x|| + xtol)`` (a rejected step
+        too: the solution is then the current point, which smaller steps cannot move).
     ftol : float, default 1e-12
-        ... or when an accepted step changes the cost by at most ``ftol * cost``.
+        ... or when an accepted step changes the cost by at most ``ftol * cost``, or a
+        rejected one does while its linear model predicted a decrease of at most
+        ``ftol * cost`` (MINPACK's test: at a minimum with a nonzero residual).
     damping : float, default 1e-3
         Initial ``lambda``.
     ridge : float, default 0

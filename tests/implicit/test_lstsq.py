@@ -157,3 +157,18 @@ def test_compact_evaluates_only_the_active_problems(method: str) -> None:
     (g1,) = torch.autograd.grad(plain.x.sum(), a)
     (g2,) = torch.autograd.grad(compact.x.sum(), a)
     torch.testing.assert_close(g1, g2)
+
+
+def test_lm_converges_where_no_step_can_lower_the_cost() -> None:
+    # min of 0.5 ((x - 1)^2 + (2|x| + 1)^2) is the kink x = 0 (cost 1), where the AD gradient
+    # -1 is not zero and every step is rejected: MINPACK's tests on rejected steps (negligible
+    # actual and predicted decrease) stop there as converged instead of saturating the damping
+    def kink(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x - 1, 2 * x.abs() + 1], 1)
+
+    x0 = torch.tensor([[0.0], [0.5], [-0.3]], dtype=D)
+    out = levenberg_marquardt(kink, x0, max_steps=200, gtol=1e-10, xtol=1e-10, ftol=1e-10)
+    assert out.converged.tolist() == [True, True, True]
+    assert float(out.x.abs().max()) < 1e-9 and int(out.steps[0]) < 50
+    torch.testing.assert_close(out.cost, torch.ones(3, dtype=D), rtol=1e-9, atol=0)
+    assert float(out.gradient_norm.min()) > 0.5  # stopped although J^T r is not small
