@@ -209,9 +209,12 @@ def _solve(
         small_step = delta.norm(dim=1) <= xtol * (xa.norm(dim=1) + xtol)
         small_change = (ca - cost_new).abs() <= ftol * ca
         # the decrease of 0.5 ||r||^2 that the linear model J delta predicted (MINPACK's
-        # "prered"): where even that is below ftol, the cost cannot fall further
+        # "prered"): where even that is below ftol, the cost cannot fall further. Only a
+        # rejection that rounding does not explain counts: at the rounding level of the cost
+        # a later step may still be accepted and lower the gradient
         predicted = -(ga * delta).sum(1) - 0.5 * torch.einsum("bi,bij,bj->b", delta, H, delta)
-        stalled = finite & ~accept & (small_step | (small_change & (predicted <= ftol * ca)))
+        rose = cost_new - ca > 64 * torch.finfo(ca.dtype).eps * ca
+        stalled = finite & ~accept & rose & (small_step | (small_change & (predicted <= ftol * ca)))
         xa = torch.where(accept[:, None], x_new, xa)
         ra = torch.where(accept[:, None], r_new, ra)
         Ja = torch.where(accept[:, None, None], J_new, Ja)
@@ -332,11 +335,13 @@ def levenberg_marquardt(
         Converged when ``||J^T r||_inf <= gtol``.
     xtol : float, default 1e-10
         ... or when a step satisfies ``||delta|| <= xtol (||x|| + xtol)`` (a rejected step
-        too: the solution is then the current point, which smaller steps cannot move).
+        too, if the cost rose by more than rounding: the solution is then the current point,
+        which smaller steps cannot move).
     ftol : float, default 1e-12
         ... or when an accepted step changes the cost by at most ``ftol * cost``, or a
-        rejected one does while its linear model predicted a decrease of at most
-        ``ftol * cost`` (MINPACK's test: at a minimum with a nonzero residual).
+        rejected one raises it by more than rounding but at most ``ftol * cost`` while its
+        linear model predicted a decrease of at most ``ftol * cost`` (MINPACK's test: at a
+        minimum with a nonzero residual).
     damping : float, default 1e-3
         Initial ``lambda``.
     ridge : float, default 0
