@@ -255,8 +255,8 @@ def seed_rows(
 
     One initialisation moves the errors of physics-only training by tens of percent, so a
     comparison of two constraints is read from several seeds. Rows ``{"case": "seed",
-    "model": "NAME (seed S)", "mode_name": NAME, "seed": S, "rel_l2", ...}``; their step
-    times were measured on a loaded machine when the runs overlapped and are not timings.
+    "model": "NAME (seed S)", "mode_name": NAME, "seed": S, "rel_l2", ...}``, with the step
+    times of :func:`train_row`, measured one after another in the same run.
     """
     rows = []
     for seed in seeds:

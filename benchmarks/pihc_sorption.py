@@ -136,11 +136,7 @@ def baselines(cfg: dict[str, Any], test_ds: Any) -> list[dict[str, Any]]:
 
 def same_basis(cfg: dict[str, Any], trained: SorptionPIHC, test_ds: Any) -> list[dict[str, Any]]:
     """The global constraint's trained network under every hard constraint (no training)."""
-    models = {
-        name: make_model(mode, experts, cfg, cfg["points"], split, coupling)
-        for name, (mode, experts, split, coupling) in MODES.items()
-        if mode == "hard"
-    }
+    models = {name: model_of(name, cfg) for name, spec in MODES.items() if spec[0] == "hard"}
     return same_basis_rows(trained, models, batch_of(test_ds, len(test_ds)))
 
 

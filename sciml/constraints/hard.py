@@ -111,7 +111,8 @@ class HardConstraint(nn.Module):
         Converged when ``||J^T r||_inf <= tol``, or when a step changes the weights by at
         most ``tol`` relative to their norm or the cost by at most ``tol`` relative (the
         ``xtol`` and ``ftol`` of :func:`sciml.implicit.levenberg_marquardt`; a rejected step
-        counts where its linear model, too, promised a decrease below ``tol``).
+        counts where it raised the cost by more than rounding and its linear model, too,
+        promised a decrease below ``tol``).
     max_steps : int, default 100
     on_failure : {"warn", "raise", "ignore"}, default "warn"
         What a forward pass with unconverged samples does (the count is in the result in
