@@ -22,6 +22,12 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj)!r}")
 
 
+def sync(device: torch.device) -> None:
+    """Wait for the queued kernels of a CUDA ``device`` before a clock read (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def write_json(data: dict[str, Any], path: Path) -> None:
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,12 +102,20 @@ def results_document(
     config: dict[str, Any],
     results: list[dict[str, Any]],
     targets: list[dict[str, Any]],
+    machine_of: Path | None = None,
 ) -> dict[str, Any]:
-    """The JSON document of a benchmark: name, date, machine, config, results, targets."""
+    """The JSON document of a benchmark: name, date, machine, config, results, targets.
+
+    With ``machine_of`` (a results file), the machine recorded there is kept, if it exists:
+    a run on another machine (a GPU section) merges rows that carry their own ``machine``.
+    """
+    machine = machine_info()
+    if machine_of is not None and machine_of.exists():
+        machine = json.loads(machine_of.read_text()).get("machine", machine)
     return {
         "benchmark": name,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(),
+        "machine": machine,
         "config": {**config, "threads": torch.get_num_threads()},
         "results": results,
         "targets": targets,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _common import fmt, machine_info, sync
 from torch import nn
 
 from sciml.constraints.training import physics_metrics, physics_step
@@ -58,15 +59,21 @@ def step_seconds(
 ) -> dict:
     """Median seconds of one training step (forward + backward) and of inference.
 
+    The model runs on its own device (the batch must be there too); CUDA work is waited for
+    before each clock read.
+
     ``call(model, batch)`` runs the model on a batch (default: ``model(batch["u0"])``) and
     returns its output (with ``loss`` and ``constraint``).
     """
+    device = next(model.parameters()).device
     model.train()
     times, steps = [], []
     for i in range(repeats + 1):
+        sync(device)
         start = time.perf_counter()
         out = call(model, batch)
         out.loss.mean().backward()
+        sync(device)
         if i:  # the first call warms up
             times.append(time.perf_counter() - start)
             if out.constraint is not None:
@@ -76,8 +83,10 @@ def step_seconds(
     infer = []
     with torch.no_grad():
         for _ in range(repeats):
+            sync(device)
             start = time.perf_counter()
             call(model, batch)
+            sync(device)
             infer.append(time.perf_counter() - start)
     return {
         "train_step_s": statistics.median(times),
@@ -97,7 +106,8 @@ def options(
 ) -> Any:
     """The command line of a PI-HC benchmark; ``None`` once ``--markdown`` has printed.
 
-    With ``modes``, ``--only MODE`` (repeatable) trains only those modes and keeps the other
+    ``--device DEVICE`` asks for the device timing alone (:func:`device_rows`). With ``modes``,
+    ``--only MODE`` (repeatable) trains only those modes and keeps the other
     rows of ``--out``; with ``finetune``, ``--finetune EPOCHS`` (that default); with
     ``seeds``, ``--seeds S [S ...]``: the global and MoE constraints trained from scratch with
     each seed ``S`` (alone, unless ``--only`` names modes too; the other rows are kept).
@@ -126,6 +136,12 @@ def options(
             help="train the global and MoE constraints from scratch with these seeds (the main "
             "rows are seed 0); only these runs unless --only names modes; other rows are kept",
         )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="only time training steps on this device (e.g. cuda): untrained networks, rows "
+        "named '... [DEVICE]' merged into --out (no training)",
+    )
     parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
@@ -397,4 +413,116 @@ def three_way_targets(soft: dict, hard: dict, moe: dict) -> list[dict[str, Any]]
             "target": "<= 0.5",
             "met": ratio <= 0.5,
         },
+    ]
+
+
+#: residual points of the device timing: the issue's 1k ... 50k and beyond
+DEVICE_POINTS = (1000, 5000, 10000, 20000, 50000, 100000, 200000)
+
+
+def device_rows(
+    make: Callable[[int, int], nn.Module],
+    batch: dict[str, torch.Tensor],
+    device: torch.device | str,
+    moe: int,
+    experts: Sequence[int] = (1, 2, 4, 8),
+    points: Sequence[int] = DEVICE_POINTS,
+    repeats: int = 5,
+) -> list[dict[str, Any]]:
+    """Time per training step on ``device``: vs residual points and vs the number of experts.
+
+    ``make(experts, points)`` builds an untrained network (seeded with 0 before each call, so
+    every configuration starts from the same initialisation); it is moved to ``device`` with
+    the batch and timed by :func:`step_seconds`. Rows (``case`` ``"device"``, model
+    ``"K experts, P points [cuda]"``): the global constraint (1 expert) and the MoE (``moe``
+    experts) at every ``points``, and every ``experts`` at 20,000 points; each with the device
+    name, the machine, and on CUDA the peak memory.
+    """
+    device = torch.device(device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    machine = machine_info()
+    batch = {k: v.to(device) for k, v in batch.items()}
+    configs = [(1, p) for p in points] + [(moe, p) for p in points]
+    configs += [(k, 20000) for k in experts if (k, 20000) not in configs]
+    rows = []
+    for k, p in configs:
+        torch.manual_seed(0)
+        model = make(k, p).to(device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        timing = step_seconds(model, batch, repeats)
+        row = {
+            "case": "device",
+            "model": f"{k} experts, {p} points [{device.type}]",
+            "experts": k,
+            "points": p,
+            "device": name,
+            "batch": int(batch["u0"].shape[0]),
+            "machine": machine,
+            **timing,
+        }
+        if device.type == "cuda":
+            row["peak_memory_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
+        rows.append(row)
+        print(f"{row['model']}: step {timing['train_step_s']:.3f} s", flush=True)
+        del model
+    return rows
+
+
+def _device_step(rows: list[dict[str, Any]], experts: int, points: int) -> dict[str, Any] | None:
+    timed = (r for r in rows if r["case"] == "device")
+    return next((r for r in timed if (r["experts"], r["points"]) == (experts, points)), None)
+
+
+def device_targets(rows: list[dict[str, Any]], moe: int) -> list[dict[str, Any]]:
+    """The step-time targets on the device rows (none without them).
+
+    MoE / global step at 20,000 points (<= 0.5) and the MoE step at 50,000 / 1,000 points
+    (<= 2: nearly flat), as the CPU targets.
+    """
+    targets = []
+    glob, mix = _device_step(rows, 1, 20000), _device_step(rows, moe, 20000)
+    if glob and mix:
+        ratio = mix["train_step_s"] / glob["train_step_s"]
+        targets.append(
+            {
+                "name": f"training step at 20k points on {mix['device']}: MoE ({moe} experts) "
+                "/ global hard (untrained networks)",
+                "measured": ratio,
+                "target": "<= 0.5",
+                "met": ratio <= 0.5,
+            }
+        )
+    lo, hi = _device_step(rows, moe, 1000), _device_step(rows, moe, 50000)
+    if lo and hi:
+        ratio = hi["train_step_s"] / lo["train_step_s"]
+        targets.append(
+            {
+                "name": f"MoE step time on {hi['device']}, 50000 / 1000 points",
+                "measured": ratio,
+                "target": "<= 2 (nearly flat)",
+                "met": ratio <= 2.0,
+            }
+        )
+    return targets
+
+
+def device_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines of the device rows (none if there are none)."""
+    timed = [r for r in rows if r["case"] == "device"]
+    if not timed:
+        return []
+    return [
+        "",
+        f"Time per training step on {timed[0]['device']} (untrained networks, batch "
+        f"{timed[0]['batch']}, {timed[0].get('date', '')[:10]}):",
+        "",
+        "| experts | residual points | train step s | LM steps | inference s | peak GiB |",
+        "|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {r['experts']} | {r['points']} | {r['train_step_s']:.3f} | "
+            f"{fmt(r['lm_steps'], '.1f')} | {r['inference_s']:.4f} | "
+            f"{fmt(r.get('peak_memory_gb'), '.2f')} |"
+            for r in timed
+        ),
     ]

@@ -48,6 +48,7 @@ sys.path.insert(0, str(HERE))
 
 import linalg as lb  # noqa: E402
 from _common import (  # noqa: E402
+    machine_info,
     merge_rows,
     results_document,
     solver_rows_table,
@@ -176,6 +177,7 @@ def bench(
     PETSc are CPU-only and are measured by the CPU run.
     """
     device = torch.device(device)
+    machine = machine_info() if device.type != "cpu" else None
     system, p = make_system(dim, n, device)
     runners: dict[str, Callable[[], lb.Run]] = {
         "scipy cg": lambda: run_scipy_cg(p),
@@ -223,6 +225,7 @@ def bench(
         rows.append(row)
         if device.type != "cpu":
             row["device"] = torch.cuda.get_device_name(device)
+            row["machine"] = machine
         if quiet:
             continue
         print(
@@ -435,7 +438,13 @@ def main(argv: list[str] | None = None) -> int:
             results = merge_rows(args.out, rows, key=("dim", "n", "solver"))
             gpus = sorted({r["device"] for r in results if "device" in r})
             config["gpu"] = ", ".join(gpus) if gpus else "not run: no GPU lent so far"
-            data = results_document("dcdm", config, results, compute_targets(results))
+            data = results_document(
+                "dcdm",
+                config,
+                results,
+                compute_targets(results),
+                machine_of=args.out if device.type != "cpu" else None,  # keep the CPU's
+            )
             write_json(data, args.out)
     if not data:
         print("nothing was run")

@@ -48,7 +48,7 @@ from sciml.linalg import Solution, SparseMatrix, amg, cg, jacobi, poisson2d, to_
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import fmt, targets_table, write_json  # noqa: E402
+from _common import fmt, sync, targets_table, write_json  # noqa: E402
 from _common import machine_info as common_machine_info  # noqa: E402
 
 DEFAULT_OUT = HERE / "results" / "linalg.json"
@@ -162,12 +162,6 @@ def make_problem(n: int, device: torch.device | str = "cpu") -> Problem:
     A = A_cpu.to(device=device)
     b_torch = torch.from_numpy(b).to(device=device)
     return Problem(n=n, A=A, A_scipy=A_scipy, b=b, b_torch=b_torch)
-
-
-def sync(device: torch.device) -> None:
-    """Wait for queued kernels on ``device`` (no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def relative_residual(p: Problem, x: np.ndarray) -> float:

@@ -43,6 +43,9 @@ from _common import fmt, merge_rows, results_document, targets_table, write_json
 from _pihc import (  # noqa: E402
     NAVIER_STOKES_MODEL,
     batch_of,
+    device_rows,
+    device_table,
+    device_targets,
     error_not_above,
     finetune_rows,
     finetune_table,
@@ -168,6 +171,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines += same_basis_table(data["results"])
     lines += finetune_table(data["results"])
     lines += seed_table(data["results"], SEEDED)
+    lines += device_table(data["results"])
     lines += ["", *targets_table(data["targets"])]
     return "\n".join(lines)
 
@@ -206,6 +210,46 @@ def plot(data: dict[str, Any], test_ds: Any, models: dict[str, Any], path: Path)
     return path
 
 
+#: experts -> the split of the square in the device timing
+SPLITS = {1: (1, 1), 2: (1, 2), 4: (2, 2), 8: (2, 4)}
+
+
+def device_run(cfg: dict[str, Any], test_ds: Any, args: Any) -> int:
+    """``--device``: time the global constraint and the experts there; merge into ``--out``."""
+    quick = {"points": (1000, 20000), "experts": (1, 4)} if args.quick else {}
+    rows = device_rows(
+        lambda experts, points: make_model("hard", SPLITS[experts], {**cfg, "points": points}),
+        batch_of(test_ds, cfg["batch_size"]),
+        args.device,
+        moe=4,
+        repeats=cfg["repeats"],
+        **quick,
+    )
+    rows = merge_rows(args.out, rows)
+    data = results_document("pihc_navier_stokes", cfg, rows, targets_of(rows), machine_of=args.out)
+    write_json(data, args.out)
+    print(render_markdown(data))
+    return 0
+
+
+def targets_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's targets from the result rows."""
+    three = [r for r in ordered(rows) if r["case"] == "three-way"]
+    targets = three_way_targets(*three)
+    tuned = {r["model"]: r for r in rows if r["case"] == "fine-tune"}
+    if len(tuned) == 2:
+        moe, glob = (tuned[name] for name in FINETUNED)
+        targets.append(
+            error_not_above(
+                "rel. L2 error: MoE fine-tuned from global <= global hard with the same epochs "
+                "(not the paper's recipe)",
+                moe,
+                glob,
+            )
+        )
+    return targets + seed_target(rows, *SEEDED) + device_targets(rows, 4)
+
+
 def main() -> int:
     args = options(
         __doc__,
@@ -234,8 +278,10 @@ def main() -> int:
     if args.quick:
         cfg.update(epochs=2, train_samples=4, test_samples=2, repeats=1)
     common = {"n": cfg["n"], "nt": cfg["nt"], "T": cfg["T"], "nu": cfg["nu"]}
-    train_ds = vorticity_data(cfg["train_samples"], seed=1, **common)
     test_ds = vorticity_data(cfg["test_samples"], seed=2, **common)
+    if args.device:
+        return device_run(cfg, test_ds, args)
+    train_ds = vorticity_data(cfg["train_samples"], seed=1, **common)
     rows = baselines(cfg, test_ds)
     models = {}
     for name in args.only or ([] if args.seeds else MODES):
@@ -258,21 +304,7 @@ def main() -> int:
         )
     if args.only or args.seeds:  # keep every other row of the results file (and its figure)
         rows = merge_rows(args.out, rows)
-    three = [r for r in ordered(rows) if r["case"] == "three-way"]
-    targets = three_way_targets(*three)
-    tuned = {r["model"]: r for r in rows if r["case"] == "fine-tune"}
-    if len(tuned) == 2:
-        moe, glob = (tuned[name] for name in FINETUNED)
-        targets.append(
-            error_not_above(
-                "rel. L2 error: MoE fine-tuned from global <= global hard with the same epochs "
-                "(not the paper's recipe)",
-                moe,
-                glob,
-            )
-        )
-    targets += seed_target(rows, *SEEDED)
-    data = results_document("pihc_navier_stokes", cfg, rows, targets)
+    data = results_document("pihc_navier_stokes", cfg, rows, targets_of(rows))
     write_json(data, args.out)
     if not (args.only or args.seeds):
         print(f"plot: {plot(data, test_ds, models, args.out.with_suffix('.png'))}")

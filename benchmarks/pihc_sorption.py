@@ -47,6 +47,9 @@ from _common import fmt, merge_rows, results_document, targets_table, write_json
 from _pihc import (  # noqa: E402
     SORPTION_MODEL,
     batch_of,
+    device_rows,
+    device_table,
+    device_targets,
     error_not_above,
     finetune_rows,
     finetune_table,
@@ -234,7 +237,7 @@ def compute_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "met": ratio <= 2.0,
             }
         )
-    return targets + seed_target(rows, *SEEDED)
+    return targets + seed_target(rows, *SEEDED) + device_targets(rows, 4)
 
 
 def render_markdown(data: dict[str, Any]) -> str:
@@ -274,6 +277,7 @@ def render_markdown(data: dict[str, Any]) -> str:
                 f"| {r['experts']} | {r['points']} | {r['train_step_s']:.2f} | "
                 f"{fmt(r['lm_steps'], '.1f')} | {r['inference_s']:.3f} |"
             )
+    lines += device_table(rows)
     lines += ["", *targets_table(data["targets"])]
     return "\n".join(lines)
 
@@ -306,14 +310,45 @@ def plot(data: dict[str, Any], path: Path) -> Path:
                 [r["points"] for r in pts],
                 [r["train_step_s"] for r in pts],
                 "o-",
-                label="global hard" if experts == 1 else f"MoE ({experts} experts)",
+                label=("global hard" if experts == 1 else f"MoE ({experts} experts)") + " [CPU]",
             )
-    b.set(xlabel="residual points", ylabel="seconds per training step", title="scaling (CPU)")
+        gpu = sorted(
+            (r for r in data["results"] if r["case"] == "device" and r["experts"] == experts),
+            key=lambda r: r["points"],
+        )
+        if gpu:
+            b.loglog(
+                [r["points"] for r in gpu],
+                [r["train_step_s"] for r in gpu],
+                "s--",
+                label=("global hard" if experts == 1 else f"MoE ({experts} experts)")
+                + f" [{gpu[0]['device']}]",
+            )
+    b.set(xlabel="residual points", ylabel="seconds per training step", title="scaling")
     b.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def device_run(cfg: dict[str, Any], test_ds: Any, args: Any) -> int:
+    """``--device``: time the global constraint and the MoE there; merge into ``--out``."""
+    quick = {"points": (1000, 20000), "experts": (1, 4)} if args.quick else {}
+    rows = device_rows(
+        lambda experts, points: make_model("hard", experts, cfg, points),
+        batch_of(test_ds, cfg["batch_size"]),
+        args.device,
+        moe=4,
+        repeats=min(cfg["repeats"], 3),
+        **quick,
+    )
+    rows = merge_rows(args.out, rows)
+    data = results_document("pihc_sorption", cfg, rows, compute_targets(rows), machine_of=args.out)
+    write_json(data, args.out)
+    print(f"plot: {plot(data, args.out.with_suffix('.png'))}")
+    print(render_markdown(data))
+    return 0
 
 
 def main() -> int:
@@ -353,8 +388,10 @@ def main() -> int:
             scaling_points=[1000, 5000],
             scaling_experts=[1, 2],
         )
-    train_ds = sorption_data(cfg["train_samples"], nx=cfg["nx"], nt=cfg["nt"], seed=1)
     test_ds = sorption_data(cfg["test_samples"], nx=cfg["nx"], nt=cfg["nt"], seed=2)
+    if args.device:
+        return device_run(cfg, test_ds, args)
+    train_ds = sorption_data(cfg["train_samples"], nx=cfg["nx"], nt=cfg["nt"], seed=1)
     names = args.only or ([] if args.seeds else MODES)
     trained = {name: train(name, cfg, train_ds, test_ds) for name in names}
     rows = [row for row, _ in trained.values()] + baselines(cfg, test_ds)

@@ -200,3 +200,24 @@ def test_coarse_grid_with_an_untrained_network_is_still_a_descent_method() -> No
     assert torch.isfinite(sol.x).all() and len(errors) == int(sol.iterations)
     assert all(later <= earlier * (1 + 1e-10) for earlier, later in itertools.pairwise(errors))
     assert errors[-1] < errors[0] < float(exact @ A @ exact)  # strictly better than x = 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("coarse", [None, 8])
+def test_pretrained_dcdm_on_cuda_matches_a_direct_solve(coarse: int | None) -> None:
+    scene = GridPoisson(obstacle_scene((64, 64), seed=5))
+    b = divergence_rhs(scene, seed=2)
+    cpu = dcdm(scene, b, pretrained(2), rtol=1e-8, maxiter=500, coarse=coarse)
+    gpu = dcdm(
+        scene.to(device="cuda"),
+        b.cuda(),
+        pretrained(2).cuda(),
+        rtol=1e-8,
+        maxiter=500,
+        coarse=coarse,
+    )
+    assert gpu.converged and gpu.x.device.type == "cuda"
+    exact = spla.spsolve(scene.matrix.to_scipy().tocsc(), b.numpy())
+    assert np.linalg.norm(gpu.x.cpu().numpy() - exact) <= 1e-6 * np.linalg.norm(exact)
+    # the float32 network differs in rounding only: the same iteration count, give or take
+    assert abs(int(gpu.iterations) - int(cpu.iterations)) <= 2
