@@ -517,12 +517,14 @@ def device_table(rows: list[dict[str, Any]]) -> list[str]:
         f"Time per training step on {timed[0]['device']} (untrained networks, batch "
         f"{timed[0]['batch']}, {timed[0].get('date', '')[:10]}):",
         "",
-        "| experts | residual points | train step s | LM steps | inference s | peak GiB |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| experts | residual points | train step s | LM steps (mean) | s per LM step | "
+        "inference s | peak GiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
         *(
             f"| {r['experts']} | {r['points']} | {r['train_step_s']:.3f} | "
-            f"{fmt(r['lm_steps'], '.1f')} | {r['inference_s']:.4f} | "
-            f"{fmt(r.get('peak_memory_gb'), '.2f')} |"
+            f"{fmt(r['lm_steps'], '.1f')} | "
+            f"{fmt(r['train_step_s'] / r['lm_steps'] if r['lm_steps'] else None, '.4f')} | "
+            f"{r['inference_s']:.4f} | {fmt(r.get('peak_memory_gb'), '.2f')} |"
             for r in timed
         ),
     ]

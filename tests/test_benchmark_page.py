@@ -55,6 +55,10 @@ def test_sections_targets_and_figures(tmp_path: Path) -> None:
     assert ".. image:: ../benchmarks/results/pihc_fem.png" in text
     path = page.write(results, docs)
     assert path.read_text() == text
+    gpu = _doc([])
+    gpu["results"] = [{"solver": "amg [cuda]", "device": "Test GPU"}]
+    (results / "dcdm.json").write_text(json.dumps(gpu))
+    assert "GPU: none). Rows marked [cuda] ran on Test GPU." in page.render(results, docs)
     (results / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"bad\.json"):
         page.render(results, docs)

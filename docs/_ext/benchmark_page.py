@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sciml._files import atomic_output
-from sciml.app.bench import TITLES, load_results
+from sciml.app.bench import TITLES, device_rows_on, load_results
 
 
 def _escape(text: str) -> str:
@@ -36,10 +36,12 @@ def _section(stem: str, doc: dict[str, Any], results: Path, docs: Path) -> list[
     lines = [title, "-" * len(title), ""]
     machine = doc.get("machine") or {}
     gpu = machine.get("gpu") or "none"
+    devices = [d for d in device_rows_on(doc) if d != gpu]
+    rows = f" Rows marked [cuda] ran on {', '.join(devices)}." if devices else ""
     lines += [
         f"``benchmarks/{stem}.py`` -- run {str(doc.get('date', '?'))[:10]} on "
         f"{machine.get('cpu', '?')} ({machine.get('cores', '?')} cores, torch "
-        f"{machine.get('torch', '?')}, GPU: {gpu}).",
+        f"{machine.get('torch', '?')}, GPU: {gpu}).{rows}",
         "",
     ]
     description = (doc.get("config") or {}).get("description")

@@ -30,6 +30,7 @@ __all__ = [
     "SUMMARY_END",
     "TITLES",
     "BenchRun",
+    "device_rows_on",
     "find_benchmarks",
     "list_benchmarks",
     "load_results",
@@ -240,12 +241,39 @@ def _cell(value: Any) -> str:
     return " ".join(str(value).replace("|", "\\|").split())
 
 
+def device_rows_on(doc: dict[str, Any]) -> list[str]:
+    """The GPUs that rows of a results document ran on (their ``device`` entries).
+
+    A benchmark run on a CPU machine can merge rows measured on a GPU machine (``--device
+    cuda``); the document's ``machine`` stays the CPU's and each such row names its device.
+
+    Parameters
+    ----------
+    doc : dict
+        A results document (``benchmarks/results/NAME.json``).
+
+    Returns
+    -------
+    list of str
+        Sorted device names, without ``"cpu"``.
+
+    Examples
+    --------
+    >>> device_rows_on({"results": [{"device": "NVIDIA H200"}, {"device": "cpu"}, {}]})
+    ['NVIDIA H200']
+    """
+    rows = doc.get("results") or []
+    return sorted({str(r["device"]) for r in rows if r.get("device") not in (None, "cpu")})
+
+
 def _run_on(doc: dict[str, Any], no_gpu: str = "") -> str:
     """``"date, CPU + GPU"`` of a results document (``no_gpu`` appended when it had none)."""
     machine = doc.get("machine") or {}
     gpu = machine.get("gpu")
     head = f"{str(doc.get('date', '?'))[:10]}, {machine.get('cpu', '?')}"
-    return head + (f" + {gpu}" if gpu else no_gpu)
+    devices = [d for d in device_rows_on(doc) if d != gpu]
+    rows = f"; rows [cuda] on {', '.join(devices)}" if devices else ""
+    return head + (f" + {gpu}" if gpu else no_gpu) + rows
 
 
 def targets_markdown(results: str | os.PathLike[str]) -> str:

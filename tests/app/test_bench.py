@@ -12,6 +12,7 @@ import pytest
 from sciml.app.bench import (
     BEGIN,
     END,
+    device_rows_on,
     find_benchmarks,
     list_benchmarks,
     load_results,
@@ -97,6 +98,23 @@ def test_readme_block_is_inserted_then_kept_in_step(tmp_path: Path) -> None:
     (folder / "results" / "broken.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"broken\.json"):
         load_results(folder / "results")
+
+
+def test_rows_measured_on_a_gpu_are_named(tmp_path: Path) -> None:
+    doc = {
+        "date": "2026-12-04T17:00:00+00:00",
+        "machine": {"cpu": "Test CPU", "gpu": None},
+        "results": [{"solver": "cg"}, {"solver": "cg [cuda]", "device": "Test GPU"}],
+        "targets": [{"name": "t", "measured": 1.0, "target": "<= 2", "met": True}],
+    }
+    assert device_rows_on(doc) == ["Test GPU"]
+    (tmp_path / "x.json").write_text(json.dumps(doc))
+    summary = summary_markdown(tmp_path)
+    assert "2026-12-04, Test CPU (no GPU); rows [cuda] on Test GPU" in summary
+    assert "Test CPU; rows [cuda] on Test GPU" in targets_markdown(tmp_path)
+    doc["results"].pop()
+    (tmp_path / "x.json").write_text(json.dumps(doc))
+    assert "rows [cuda]" not in summary_markdown(tmp_path)
 
 
 def test_committed_readme_matches_the_stored_results(tmp_path: Path) -> None:
