@@ -19,9 +19,8 @@ from torch import Tensor
 from sciml.linalg import (
     CoarseCorrection,
     SparseMatrix,
-    coarse_correction,
+    grid_coarse_correction,
     grid_faces,
-    grid_prolongation,
     poisson_grid,
 )
 
@@ -335,7 +334,8 @@ class GridPoisson:
 
         :func:`sciml.linalg.coarse_correction` of the matrix with the (bi/tri)linear
         interpolation :func:`sciml.linalg.grid_prolongation` onto the fluid cells, on the
-        matrix's device and dtype.
+        matrix's device and dtype, its Galerkin matrix contracted axis by axis
+        (:func:`sciml.linalg.grid_coarse_correction`).
 
         Parameters
         ----------
@@ -351,9 +351,7 @@ class GridPoisson:
         ValueError
             If ``factor`` is not a power of two or leaves fewer than 2 coarse cells on an axis.
         """
-        A = self.matrix
-        P = grid_prolongation(self.shape, factor, fluid=self.fluid, dtype=A.dtype, device=A.device)
-        return coarse_correction(A, P)
+        return grid_coarse_correction(self.matrix, self.shape, factor, fluid=self.fluid)
 
     def to_grid(self, v: Tensor) -> Tensor:
         """Unknowns ``(n,)`` or ``(n, k)`` -> grid fields ``(*shape)`` or ``(k, *shape)``, 0 on

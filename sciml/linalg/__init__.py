@@ -8,7 +8,8 @@ or networks. The main pieces:
 * :func:`cg`, :func:`minres`, :func:`gmres`, :func:`fcg` -- batched Krylov solvers with a
   SciPy-compatible call, returning a :class:`Solution`.
 * :func:`jacobi`, :func:`amg` -- preconditioners; :func:`coarse_correction` -- an exact
-  Galerkin coarse-space correction (e.g. on :func:`grid_prolongation`'s coarse grid).
+  Galerkin coarse-space correction (e.g. on :func:`grid_prolongation`'s coarse grid;
+  :func:`grid_coarse_correction` builds that one faster for grid stencil matrices).
 * :func:`petsc_solve` -- PETSc's KSP/PC (ICC, GAMG, ...) on the same matrices and result type.
 * :func:`solve` -- a linear solve with gradients by the adjoint method.
 """
@@ -30,8 +31,10 @@ from sciml.linalg.precond import (
     AMGPreconditioner,
     CoarseCorrection,
     JacobiPreconditioner,
+    SeparableProlongation,
     amg,
     coarse_correction,
+    grid_coarse_correction,
     jacobi,
 )
 from sciml.linalg.solution import ConvergenceError, Reason, Solution
@@ -51,6 +54,7 @@ __all__ = [
     "MatrixFreeOperator",
     "Reason",
     "RitzPairs",
+    "SeparableProlongation",
     "Solution",
     "SparseMatrix",
     "TorchPC",
@@ -61,6 +65,7 @@ __all__ = [
     "conjugate_directions",
     "fcg",
     "gmres",
+    "grid_coarse_correction",
     "grid_faces",
     "grid_prolongation",
     "jacobi",

@@ -190,6 +190,92 @@ def _linear_interpolation(coarse: int, fine: int) -> sp.csr_matrix:
     return out
 
 
+def _axis_prolongations(shape: Sequence[int], factor: int) -> list[sp.csr_matrix]:
+    """The per-axis factors of :func:`grid_prolongation` (before any fluid mask).
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Fine cells per axis (1-3 axes).
+    factor : int
+        Coarsening per axis, a power of two >= 2.
+
+    Returns
+    -------
+    list of scipy.sparse.csr_matrix
+        One ``(fine, coarse)`` matrix per axis: the level-by-level cell-centred linear
+        interpolation; the full-grid prolongation is their Kronecker product (first axis
+        outermost, C order).
+
+    Raises
+    ------
+    ValueError
+        If ``factor`` is not a power of two >= 2 or the coarse grid would have fewer than 2
+        cells along an axis.
+
+    Examples
+    --------
+    >>> [a.shape for a in _axis_prolongations((8, 6), 2)]
+    [(8, 4), (6, 3)]
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) not in (1, 2, 3):
+        raise ValueError(f"shape must have 1, 2 or 3 axes, got {shape}")
+    factor = int(factor)
+    if factor < 2 or factor & (factor - 1):
+        raise ValueError(f"factor must be a power of two >= 2, got {factor}")
+    halvings = factor.bit_length() - 1
+    axes = []
+    for s in shape:
+        sizes = [s]
+        for _ in range(halvings):
+            sizes.append((sizes[-1] + 1) // 2)
+        if sizes[-1] < 2:
+            raise ValueError(
+                f"a {factor}x coarser grid of {shape} has {sizes[-1]} cell(s) along an axis; "
+                "use a smaller factor"
+            )
+        axis = sp.identity(s, format="csr")
+        for fine, coarse in itertools.pairwise(sizes):
+            axis = axis @ _linear_interpolation(coarse, fine)
+        axes.append(sp.csr_matrix(axis))
+    return axes
+
+
+def _fluid_mask(fluid: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    fluid = np.asarray(fluid, dtype=bool)
+    if fluid.shape != shape:
+        raise ValueError(f"the mask has shape {fluid.shape}, expected {shape}")
+    if not fluid.any():
+        raise ValueError("the mask has no fluid cell")
+    return fluid
+
+
+def _coarse_cells_reached(axes: Sequence[sp.spmatrix], fluid: np.ndarray) -> np.ndarray:
+    """Flat indices (C order) of the coarse cells whose interpolation reaches a fluid cell.
+
+    The columns :func:`grid_prolongation` keeps under a mask, found axis by axis (the mask
+    contracted with the pattern of each factor) instead of from the assembled matrix.
+
+    Parameters
+    ----------
+    axes : sequence of scipy.sparse matrices
+        :func:`_axis_prolongations`.
+    fluid : numpy.ndarray of bool
+        Mask of the fine grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted int64 indices into the coarse grid.
+    """
+    reach = np.asarray(fluid, dtype=np.float64)
+    for axis in axes:  # contract the leading fine axis; the coarse axis goes last
+        pattern = (abs(sp.csr_matrix(axis)) > 0).astype(np.float64)
+        reach = np.tensordot(reach, pattern.toarray(), axes=([0], [0]))
+    return np.flatnonzero(reach.ravel() > 0)
+
+
 def grid_prolongation(
     shape: Sequence[int],
     factor: int,
@@ -240,34 +326,24 @@ def grid_prolongation(
     >>> P.shape
     (48, 12)
     """
-    shape = tuple(int(s) for s in shape)
-    if len(shape) not in (1, 2, 3):
-        raise ValueError(f"shape must have 1, 2 or 3 axes, got {shape}")
-    factor = int(factor)
-    if factor < 2 or factor & (factor - 1):
-        raise ValueError(f"factor must be a power of two >= 2, got {factor}")
-    halvings = factor.bit_length() - 1
-    P: sp.csr_matrix | None = None
-    for s in shape:
-        sizes = [s]
-        for _ in range(halvings):
-            sizes.append((sizes[-1] + 1) // 2)
-        if sizes[-1] < 2:
-            raise ValueError(
-                f"a {factor}x coarser grid of {shape} has {sizes[-1]} cell(s) along an axis; "
-                "use a smaller factor"
-            )
-        axis = sp.identity(s, format="csr")
-        for fine, coarse in itertools.pairwise(sizes):
-            axis = axis @ _linear_interpolation(coarse, fine)
-        P = axis if P is None else sp.kron(P, axis, format="csr")
-    assert P is not None
-    if fluid is not None:
-        fluid = np.asarray(fluid, dtype=bool)
-        if fluid.shape != shape:
-            raise ValueError(f"the mask has shape {fluid.shape}, expected {shape}")
-        if not fluid.any():
-            raise ValueError("the mask has no fluid cell")
-        P = P[fluid.ravel()]
-        P = P[:, np.flatnonzero(np.diff(P.tocsc().indptr) > 0)]
+    P = _prolongation_matrix(tuple(int(s) for s in shape), factor, fluid)
     return SparseMatrix.from_scipy(P, device=device, dtype=dtype)
+
+
+def _prolongation_matrix(
+    shape: tuple[int, ...], factor: int, fluid: np.ndarray | None
+) -> sp.csr_matrix:
+    """:func:`grid_prolongation` as a SciPy CSR matrix (float64)."""
+    axes = _axis_prolongations(shape, factor)
+    P = axes[0]
+    for axis in axes[1:]:
+        P = sp.kron(P, axis, format="csr")
+    if fluid is None:
+        return sp.csr_matrix(P)
+    fluid = _fluid_mask(fluid, shape)
+    P = sp.csr_matrix(P[fluid.ravel()])
+    kept = _coarse_cells_reached(axes, fluid)
+    # every entry of a fluid row lies in a kept column: renumber the columns, no slicing
+    renumber = np.full(P.shape[1], -1, dtype=np.int64)
+    renumber[kept] = np.arange(kept.size)
+    return sp.csr_matrix((P.data, renumber[P.indices], P.indptr), shape=(P.shape[0], kept.size))

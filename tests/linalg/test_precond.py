@@ -196,6 +196,97 @@ def test_coarse_correction_is_the_galerkin_projection(dtype: torch.dtype) -> Non
     assert torch.linalg.vector_norm(again - e) <= 10 * tol * torch.linalg.vector_norm(e)
 
 
+@pytest.mark.parametrize(
+    ("shape", "factor", "open_faces"),
+    [((40,), 4, None), ((24, 30), 4, None), ((33, 17), 8, ("x-", "y+")), ((20, 18, 22), 4, None)],
+)
+@pytest.mark.parametrize("dense_up_to", [0, 64])  # P assembled / applied axis by axis
+def test_grid_coarse_correction_equals_the_general_product(
+    shape: tuple[int, ...],
+    factor: int,
+    open_faces: tuple[str, ...] | None,
+    dense_up_to: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sciml.linalg import (
+        SeparableProlongation,
+        coarse_correction,
+        grid_coarse_correction,
+        grid_prolongation,
+        poisson_grid,
+    )
+
+    monkeypatch.setattr(SeparableProlongation, "DENSE_UP_TO", dense_up_to)
+
+    fluid = np.ones(shape, dtype=bool)  # two solid boxes: walls inside the domain
+    fluid[tuple(slice(n // 4, n // 2) for n in shape)] = False
+    if len(shape) > 1:  # in 1-D a second box would cut off a piece with no open face
+        fluid[tuple(slice(2 * n // 3, 2 * n // 3 + 3) for n in shape)] = False
+    kwargs = {} if open_faces is None or len(shape) == 1 else {"dirichlet": open_faces}
+    A = poisson_grid(fluid, **kwargs)
+    fast = grid_coarse_correction(A, shape, factor, fluid=fluid)
+    slow = coarse_correction(A, grid_prolongation(shape, factor, fluid=fluid))
+    assert isinstance(fast.P, SeparableProlongation if dense_up_to else SparseMatrix)
+    P, A_sp = slow.P.to_scipy(), A.to_scipy()
+    assert fast.coarse_size == slow.coarse_size
+    # the same Galerkin matrix: the factorised (scaled, shifted) matrices agree
+    reference = (P.T @ A_sp @ P).toarray()
+    eye = np.eye(fast.coarse_size)
+    inverse = np.column_stack([fast.factor.solve(eye[:, j]) for j in range(eye.shape[1])])
+    rebuilt = np.linalg.inv(inverse) - fast.SHIFT * eye
+    rebuilt /= np.outer(fast.scale, fast.scale)
+    assert np.abs(rebuilt - reference).max() <= 1e-8 * np.abs(reference).max()
+    r = rhs(A.shape[0], seed=2)
+    e_fast, e_slow = fast @ r, slow @ r
+    assert torch.linalg.vector_norm(e_fast - e_slow) <= 1e-8 * torch.linalg.vector_norm(e_slow)
+
+
+@pytest.mark.parametrize("shape", [(40,), (24, 30), (12, 10, 9)])
+def test_separable_prolongation_is_the_prolongation_matrix(shape: tuple[int, ...]) -> None:
+    from sciml.linalg import SeparableProlongation, grid_prolongation, poisson_grid
+    from sciml.linalg.gallery import _axis_prolongations, _coarse_cells_reached
+
+    fluid = np.ones(shape, dtype=bool)
+    fluid[tuple(slice(n // 4, n // 2) for n in shape)] = False
+    axes = _axis_prolongations(shape, 4 if len(shape) < 3 else 2)
+    kept = _coarse_cells_reached(axes, fluid)
+    P = SeparableProlongation(axes, fluid, kept, dtype=torch.float64, device="cpu")
+    factor = 4 if len(shape) < 3 else 2
+    M = grid_prolongation(shape, factor, fluid=fluid).to_scipy()
+    assert P.shape == M.shape and (P.to_scipy() != M).nnz == 0
+    x = rhs(P.shape[1], seed=4)
+    r = rhs(P.shape[0], seed=5)
+    Md = torch.as_tensor(M.toarray())
+    torch.testing.assert_close(P @ x, Md @ x)
+    torch.testing.assert_close(P.T @ r, Md.T @ r)
+    block = torch.stack([r, -2 * r], 1)
+    torch.testing.assert_close(P.rmatvec(block), Md.T @ block)
+    with pytest.raises(ValueError, match="shape mismatch"):
+        P.rmatvec(r[:-1])
+    with pytest.raises(TypeError, match="dtype mismatch"):
+        P.matvec(x.float())
+    assert poisson_grid(fluid).shape[0] == P.shape[0]
+
+
+def test_grid_coarse_correction_falls_back_for_other_matrices() -> None:
+    from sciml.linalg import coarse_correction, grid_coarse_correction, grid_prolongation
+
+    # a 9-point stencil couples diagonal neighbours: the general product is taken
+    n = 16
+    T = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n))
+    B = sp.diags([1.0, 4.0, 1.0], [-1, 0, 1], shape=(n, n))
+    A = SparseMatrix.from_scipy((sp.kron(T, B) + sp.kron(B, T)).tocsr())
+    fast = grid_coarse_correction(A, (n, n), 4)
+    slow = coarse_correction(A, grid_prolongation((n, n), 4))
+    assert isinstance(fast.P, SparseMatrix)  # the general product
+    r = rhs(n * n, seed=3)
+    torch.testing.assert_close(fast @ r, slow @ r)
+    with pytest.raises(ValueError, match="fluid cells"):
+        grid_coarse_correction(A, (n, n + 1), 4)
+    with pytest.raises(TypeError, match="SparseMatrix"):
+        grid_coarse_correction(A.to_scipy(), (n, n), 4)  # type: ignore[arg-type]
+
+
 def test_coarse_correction_bad_input() -> None:
     from sciml.linalg import coarse_correction, grid_prolongation
 
@@ -225,4 +316,18 @@ def test_coarse_correction_on_cuda_matches_cpu() -> None:
     Ag = A.to("cuda")
     C = coarse_correction(Ag, grid_prolongation((32, 32), 4, device="cuda"))
     assert C.device.type == "cuda"
+    torch.testing.assert_close((C @ r.cuda()).cpu(), cpu)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_grid_coarse_correction_on_cuda_matches_cpu() -> None:
+    from sciml.linalg import grid_coarse_correction, poisson_grid
+
+    fluid = np.ones((40, 36, 20), dtype=bool)
+    fluid[10:20, 5:30, 4:12] = False
+    A = poisson_grid(fluid)
+    r = rhs(A.shape[0], seed=6)
+    cpu = grid_coarse_correction(A, fluid.shape, 4, fluid=fluid) @ r
+    C = grid_coarse_correction(A.to("cuda"), fluid.shape, 4, fluid=fluid)
+    assert C.P.device.type == "cuda"
     torch.testing.assert_close((C @ r.cuda()).cpu(), cpu)
