@@ -144,10 +144,12 @@ def run_dcdm(
 
 def run_two_level_jacobi(p: lb.Problem, system: GridPoisson, coarse: int = 8) -> lb.Run:
     """Conjugate directions over ``[D^-1 r, coarse-grid correction]``: no network."""
+    lb.sync(p.device)
     t0 = time.perf_counter()
     A = system.matrix
     C = system.coarse_correction(coarse)
     dinv = 1.0 / A.diagonal()
+    lb.sync(p.device)
     t1 = time.perf_counter()
     sol = conjugate_directions(
         A,
@@ -157,6 +159,7 @@ def run_two_level_jacobi(p: lb.Problem, system: GridPoisson, coarse: int = 8) ->
         truncation=2,
         maxiter=MAXITER,
     )
+    lb.sync(p.device)
     t2 = time.perf_counter()
     return lb.Run.of(sol, t1 - t0, t2 - t1)
 
@@ -172,9 +175,9 @@ def bench(
 ) -> list[dict[str, Any]]:
     """Every solver on the scene at ``n`` cells per axis.
 
-    On a CUDA ``device`` only the torch solvers run (sciml AMG-PCG and the DCDM rows, the
-    networks moved there in float32), and their names get a ``[cuda]`` suffix; SciPy and
-    PETSc are CPU-only and are measured by the CPU run.
+    On a CUDA ``device`` only the torch solvers run (sciml AMG-PCG, the Jacobi two-level
+    iteration and the DCDM rows, the networks moved there in float32), and their names get a
+    ``[cuda]`` suffix; SciPy and PETSc are CPU-only and are measured by the CPU run.
     """
     device = torch.device(device)
     machine = machine_info() if device.type != "cpu" else None
@@ -187,7 +190,7 @@ def bench(
         "jacobi + coarse grid (no network)": lambda: run_two_level_jacobi(p, system),
     }
     if device.type != "cpu":
-        runners = {"sciml amg-pcg": runners["sciml amg-pcg"]}
+        runners = {k: runners[k] for k in ("sciml amg-pcg", "jacobi + coarse grid (no network)")}
     for name, model in models.items():
         _, levels, coarse = DCDM[name]
         runners[name] = lambda model=model, levels=levels, coarse=coarse: run_dcdm(
