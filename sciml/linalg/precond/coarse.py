@@ -191,13 +191,21 @@ class SeparableProlongation(_OperatorBase):
             x = torch.movedim(moved @ (M if transpose else M.T), -1, a + 1)
         return x
 
+    def _map(self, x: Tensor, transpose: bool) -> Tensor:
+        """``P x`` (coarse -> fluid cells) or, with ``transpose``, ``P^T x``."""
+        src, grid, dst = (
+            (self.rows, self.fine_shape, self.cols)
+            if transpose
+            else (self.cols, self.coarse_shape, self.rows)
+        )
+        block = x.reshape(x.shape[0], -1)
+        full = block.new_zeros(block.shape[1], int(np.prod(grid)))
+        full[:, src] = block.T
+        out = self._apply(full.reshape(-1, *grid), transpose)
+        return out.reshape(block.shape[1], -1)[:, dst].T.reshape(dst.numel(), *x.shape[1:])
+
     def _matvec(self, x: Tensor) -> Tensor:
-        block = x.reshape(self.shape[1], -1)
-        full = block.new_zeros(block.shape[1], int(np.prod(self.coarse_shape)))
-        full[:, self.cols] = block.T
-        fine = self._apply(full.reshape(-1, *self.coarse_shape), False)
-        out = fine.reshape(block.shape[1], -1)[:, self.rows].T
-        return out.reshape(self.shape[0], *x.shape[1:])
+        return self._map(x, False)
 
     def rmatvec(self, r: Tensor) -> Tensor:
         """``P^T r`` for ``r`` of shape ``(n_fine,)`` or ``(n_fine, k)``.
@@ -212,15 +220,7 @@ class SeparableProlongation(_OperatorBase):
             ``(n_coarse,)`` or ``(n_coarse, k)``.
         """
         _check_operand(self.T, r)
-        return self._restrict(r)
-
-    def _restrict(self, r: Tensor) -> Tensor:
-        block = r.reshape(self.shape[0], -1)
-        full = block.new_zeros(block.shape[1], int(np.prod(self.fine_shape)))
-        full[:, self.rows] = block.T
-        coarse = self._apply(full.reshape(-1, *self.fine_shape), True)
-        out = coarse.reshape(block.shape[1], -1)[:, self.cols].T
-        return out.reshape(self.shape[1], *r.shape[1:])
+        return self._map(r, True)
 
     @property
     def T(self) -> _Restriction:
@@ -250,7 +250,7 @@ class _Restriction(_OperatorBase):
         self._dtype, self._device = P.dtype, P.device
 
     def _matvec(self, x: Tensor) -> Tensor:
-        return self.P._restrict(x)
+        return self.P._map(x, True)
 
 
 def _factorised(
