@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _common import fmt, machine_info, sync
+from _common import fmt, machine_info, merge_rows, results_document, sync, write_json
 from torch import nn
 
 from sciml.constraints.training import physics_metrics, physics_step
@@ -528,3 +528,33 @@ def device_table(rows: list[dict[str, Any]]) -> list[str]:
             for r in timed
         ),
     ]
+
+
+def device_run(
+    name: str,
+    make: Callable[[int, int], nn.Module],
+    cfg: dict[str, Any],
+    test_ds: Any,
+    args: Any,
+    targets: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    render: Callable[[dict], str],
+    *,
+    repeats: int,
+    plot: Callable[[dict, Path], Path] | None = None,
+) -> int:
+    """``--device``: :func:`device_rows` (4 experts as the MoE), merged into ``args.out``.
+
+    The results file keeps the machine it records (the device rows carry theirs); ``targets``
+    recomputes the target rows, ``plot(data, path)`` redraws the figure if given.
+    """
+    quick = {"points": (1000, 20000), "experts": (1, 4)} if args.quick else {}
+    rows = device_rows(
+        make, batch_of(test_ds, cfg["batch_size"]), args.device, moe=4, repeats=repeats, **quick
+    )
+    rows = merge_rows(args.out, rows)
+    data = results_document(name, cfg, rows, targets(rows), machine_of=args.out)
+    write_json(data, args.out)
+    if plot is not None:
+        print(f"plot: {plot(data, args.out.with_suffix('.png'))}")
+    print(render(data))
+    return 0

@@ -43,7 +43,7 @@ from _common import fmt, merge_rows, results_document, targets_table, write_json
 from _pihc import (  # noqa: E402
     NAVIER_STOKES_MODEL,
     batch_of,
-    device_rows,
+    device_run,
     device_table,
     device_targets,
     error_not_above,
@@ -214,24 +214,6 @@ def plot(data: dict[str, Any], test_ds: Any, models: dict[str, Any], path: Path)
 SPLITS = {1: (1, 1), 2: (1, 2), 4: (2, 2), 8: (2, 4)}
 
 
-def device_run(cfg: dict[str, Any], test_ds: Any, args: Any) -> int:
-    """``--device``: time the global constraint and the experts there; merge into ``--out``."""
-    quick = {"points": (1000, 20000), "experts": (1, 4)} if args.quick else {}
-    rows = device_rows(
-        lambda experts, points: make_model("hard", SPLITS[experts], {**cfg, "points": points}),
-        batch_of(test_ds, cfg["batch_size"]),
-        args.device,
-        moe=4,
-        repeats=cfg["repeats"],
-        **quick,
-    )
-    rows = merge_rows(args.out, rows)
-    data = results_document("pihc_navier_stokes", cfg, rows, targets_of(rows), machine_of=args.out)
-    write_json(data, args.out)
-    print(render_markdown(data))
-    return 0
-
-
 def targets_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The issue's targets from the result rows."""
     three = [r for r in ordered(rows) if r["case"] == "three-way"]
@@ -280,7 +262,16 @@ def main() -> int:
     common = {"n": cfg["n"], "nt": cfg["nt"], "T": cfg["T"], "nu": cfg["nu"]}
     test_ds = vorticity_data(cfg["test_samples"], seed=2, **common)
     if args.device:
-        return device_run(cfg, test_ds, args)
+        return device_run(
+            "pihc_navier_stokes",
+            lambda experts, points: make_model("hard", SPLITS[experts], {**cfg, "points": points}),
+            cfg,
+            test_ds,
+            args,
+            targets_of,
+            render_markdown,
+            repeats=cfg["repeats"],
+        )
     train_ds = vorticity_data(cfg["train_samples"], seed=1, **common)
     rows = baselines(cfg, test_ds)
     models = {}

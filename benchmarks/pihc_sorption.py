@@ -47,7 +47,7 @@ from _common import fmt, merge_rows, results_document, targets_table, write_json
 from _pihc import (  # noqa: E402
     SORPTION_MODEL,
     batch_of,
-    device_rows,
+    device_run,
     device_table,
     device_targets,
     error_not_above,
@@ -301,54 +301,26 @@ def plot(data: dict[str, Any], path: Path) -> Path:
     a.set(xlabel="epoch", ylabel="relative L2 test error", title="physics-only training")
     a.legend()
     for experts in (1, 4):
-        pts = sorted(
-            (r for r in data["results"] if r["case"] == "points" and r["experts"] == experts),
-            key=lambda r: r["points"],
-        )
-        if pts:
-            b.loglog(
-                [r["points"] for r in pts],
-                [r["train_step_s"] for r in pts],
-                "o-",
-                label=("global hard" if experts == 1 else f"MoE ({experts} experts)") + " [CPU]",
+        for case, style in (("points", "o-"), ("device", "s--")):  # CPU rows, device rows
+            pts = sorted(
+                (r for r in data["results"] if r["case"] == case and r["experts"] == experts),
+                key=lambda r: r["points"],
             )
-        gpu = sorted(
-            (r for r in data["results"] if r["case"] == "device" and r["experts"] == experts),
-            key=lambda r: r["points"],
-        )
-        if gpu:
-            b.loglog(
-                [r["points"] for r in gpu],
-                [r["train_step_s"] for r in gpu],
-                "s--",
-                label=("global hard" if experts == 1 else f"MoE ({experts} experts)")
-                + f" [{gpu[0]['device']}]",
-            )
+            if pts:
+                where = pts[0]["device"] if case == "device" else "CPU"
+                b.loglog(
+                    [r["points"] for r in pts],
+                    [r["train_step_s"] for r in pts],
+                    style,
+                    label=("global hard" if experts == 1 else f"MoE ({experts} experts)")
+                    + f" [{where}]",
+                )
     b.set(xlabel="residual points", ylabel="seconds per training step", title="scaling")
     b.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
-
-
-def device_run(cfg: dict[str, Any], test_ds: Any, args: Any) -> int:
-    """``--device``: time the global constraint and the MoE there; merge into ``--out``."""
-    quick = {"points": (1000, 20000), "experts": (1, 4)} if args.quick else {}
-    rows = device_rows(
-        lambda experts, points: make_model("hard", experts, cfg, points),
-        batch_of(test_ds, cfg["batch_size"]),
-        args.device,
-        moe=4,
-        repeats=min(cfg["repeats"], 3),
-        **quick,
-    )
-    rows = merge_rows(args.out, rows)
-    data = results_document("pihc_sorption", cfg, rows, compute_targets(rows), machine_of=args.out)
-    write_json(data, args.out)
-    print(f"plot: {plot(data, args.out.with_suffix('.png'))}")
-    print(render_markdown(data))
-    return 0
 
 
 def main() -> int:
@@ -390,7 +362,17 @@ def main() -> int:
         )
     test_ds = sorption_data(cfg["test_samples"], nx=cfg["nx"], nt=cfg["nt"], seed=2)
     if args.device:
-        return device_run(cfg, test_ds, args)
+        return device_run(
+            "pihc_sorption",
+            lambda experts, points: make_model("hard", experts, cfg, points),
+            cfg,
+            test_ds,
+            args,
+            compute_targets,
+            render_markdown,
+            repeats=min(cfg["repeats"], 3),
+            plot=plot,
+        )
     train_ds = sorption_data(cfg["train_samples"], nx=cfg["nx"], nt=cfg["nt"], seed=1)
     names = args.only or ([] if args.seeds else MODES)
     trained = {name: train(name, cfg, train_ds, test_ds) for name in names}

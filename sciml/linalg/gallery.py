@@ -326,21 +326,19 @@ def grid_prolongation(
     >>> P.shape
     (48, 12)
     """
-    P = _prolongation_matrix(tuple(int(s) for s in shape), factor, fluid)
-    return SparseMatrix.from_scipy(P, device=device, dtype=dtype)
-
-
-def _prolongation_matrix(
-    shape: tuple[int, ...], factor: int, fluid: np.ndarray | None
-) -> sp.csr_matrix:
-    """:func:`grid_prolongation` as a SciPy CSR matrix (float64)."""
+    shape = tuple(int(s) for s in shape)
     axes = _axis_prolongations(shape, factor)
+    mask = None if fluid is None else _fluid_mask(fluid, shape)
+    return SparseMatrix.from_scipy(_prolongation_matrix(axes, mask), device=device, dtype=dtype)
+
+
+def _prolongation_matrix(axes: Sequence[sp.spmatrix], fluid: np.ndarray | None) -> sp.csr_matrix:
+    """:func:`grid_prolongation` of its per-axis factors and checked mask, as SciPy CSR."""
     P = axes[0]
     for axis in axes[1:]:
         P = sp.kron(P, axis, format="csr")
     if fluid is None:
         return sp.csr_matrix(P)
-    fluid = _fluid_mask(fluid, shape)
     P = sp.csr_matrix(P[fluid.ravel()])
     kept = _coarse_cells_reached(axes, fluid)
     # every entry of a fluid row lies in a kept column: renumber the columns, no slicing

@@ -354,18 +354,22 @@ def grid_coarse_correction(
             f"{tuple(A.shape)}"
         )
     stencil = _grid_stencil(A, mask)
-    if stencil is None:  # not a nearest-neighbour grid matrix: the general product
-        A_sp = sp.csr_matrix(A.to_scipy(), dtype=np.float64)
-        P_sp = _prolongation_matrix(shape, factor, mask)
-        return _factorised(A, P_sp, P_sp, P_sp.T @ A_sp @ P_sp)
     kept = _coarse_cells_reached(axes, mask)
-    coarse = _galerkin_by_axes(*stencil, axes)[kept][:, kept]
+    P: SeparableProlongation | sp.spmatrix
+    P_sp: sp.spmatrix | None = None
     longest = max(a.shape[1] for a in axes)
-    if A.device.type == "cuda" or longest <= SeparableProlongation.DENSE_UP_TO:
+    if stencil is not None and (
+        A.device.type == "cuda" or longest <= SeparableProlongation.DENSE_UP_TO
+    ):
         P = SeparableProlongation(axes, mask, kept, dtype=A.dtype, device=A.device)
-        return _factorised(A, P, None, coarse)
-    P_sp = _prolongation_matrix(shape, factor, mask)
-    return _factorised(A, P_sp, P_sp, coarse)
+    else:
+        P = P_sp = _prolongation_matrix(axes, mask)
+    if stencil is None:  # not a nearest-neighbour grid matrix: the general product
+        assert P_sp is not None
+        coarse = P_sp.T @ sp.csr_matrix(A.to_scipy(), dtype=np.float64) @ P_sp
+    else:
+        coarse = _galerkin_by_axes(*stencil, axes)[kept][:, kept]
+    return _factorised(A, P, P_sp, coarse)
 
 
 def _grid_stencil(A: SparseMatrix, mask: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
